@@ -1,0 +1,2 @@
+"""Inspection Studio."""
+__version__ = "0.1.0"

@@ -1,0 +1,274 @@
+"""``studio-cli``: the headless entry point.
+
+It runs the same job functions as the GUI, on the same :class:`JobPool`, with a
+text progress bar instead of the Jobs dock.  ``--json`` makes the last line of
+standard output one JSON object.  Exit codes: 0 done, 1 failed, 2 bad arguments
+or input, 130 cancelled (Ctrl+C cancels the job cleanly).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from importlib import metadata
+from typing import Any, Callable
+
+from studio import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class ProgressPrinter:
+    """A job listener drawing a progress bar on stderr (a line per 10 % when not a TTY)."""
+
+    def __init__(self, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last_decile = -1
+
+    def __call__(self, event) -> None:
+        job = event.job
+        if event.kind == "progress":
+            frac = job.fraction()
+            eta = job.eta()
+            eta_txt = f" ETA {_hms(eta)}" if eta is not None else ""
+            if self.tty:
+                filled = int(frac * self.width)
+                bar = "#" * filled + "-" * (self.width - filled)
+                self.stream.write(f"\r[{bar}] {frac * 100:5.1f}% {job.message[:50]:<50}{eta_txt}")
+                self.stream.flush()
+            else:
+                decile = int(frac * 10)
+                if decile != self._last_decile:
+                    self._last_decile = decile
+                    self.stream.write(f"{frac * 100:5.1f}% {job.message}{eta_txt}\n")
+        elif event.kind == "log":
+            self.stream.write(("\n" if self.tty else "") + event.data["text"] + "\n")
+        elif event.kind == "status" and event.data["status"] in ("done", "failed", "cancelled"):
+            if self.tty:
+                self.stream.write("\n")
+            self.stream.write(f"{job.name}: {event.data['status']} after {_hms(job.elapsed())}"
+                              + (f" — {job.error}" if job.error else "") + "\n")
+            self.stream.flush()
+
+
+def _hms(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _emit_json(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, default=_json_default))
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        return float(obj)
+    except (TypeError, ValueError):
+        return str(obj)
+
+
+def _resolve_device(pref: str) -> str:
+    from studio.engine.device import resolve_device
+
+    return resolve_device(pref)
+
+
+def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=None, kind: str = "train"):
+    """Run one job in the foreground with a progress bar; returns (job, exit code)."""
+    from studio.engine import JobPool, RunRegistry
+
+    registry = RunRegistry()
+    if registry.recovery_message:
+        print(registry.recovery_message, file=sys.stderr)
+    pool = JobPool(registry)
+    if not getattr(args, "quiet", False):
+        pool.subscribe(ProgressPrinter())
+    job = pool.run(fn, config, name=name, workbench=workbench, device=_resolve_device(args.device), kind=kind,
+                   run=run)
+    pool.shutdown(cancel=True, wait=False)
+    code = {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(job.status, EXIT_FAILED)
+    if job.status == "failed" and getattr(args, "verbose", False):
+        print(job.traceback, file=sys.stderr)
+    return job, code
+
+
+# ---------------------------------------------------------------- commands
+def cmd_info(args) -> int:
+    from studio.engine.device import describe_device, resolve_device
+
+    import torch  # noqa: F401  (the device line needs it)
+
+    device = resolve_device(args.device)
+    info = {
+        "studio": __version__,
+        "python": sys.version.split()[0],
+        "torch": _version("torch"),
+        "torchvision": _version("torchvision"),
+        "torchaudio": _version("torchaudio"),
+        "PySide6": _version("PySide6"),
+        "pyqtgraph": _version("pyqtgraph"),
+        "numpy": _version("numpy"),
+        "device": device,
+        "device_detail": describe_device(device),
+    }
+    from studio.engine.registry import studio_home
+
+    info["studio_home"] = str(studio_home())
+    if args.json:
+        _emit_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key:>14}: {value}")
+    return EXIT_OK
+
+
+def cmd_selfcheck(args) -> int:
+    from studio.engine import RunSpec
+    from studio.engine.selfcheck import SelfCheckConfig, train_selfcheck
+    from studio.engine.training import FitConfig
+
+    fit = FitConfig(optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, iterations=args.iters,
+                    batch_size=args.batch, schedule=args.schedule, seed=args.seed)
+    cfg = SelfCheckConfig(fit=fit)
+    job, code = run_job(train_selfcheck, cfg, args, name="Engine check (spiral MLP)", workbench="engine",
+                        run=RunSpec("engine", "selfcheck-mlp", cfg.to_dict()))
+    out = {"status": job.status, "run_id": job.run.id if job.run else None, "device": job.device,
+           "seconds": round(job.elapsed(), 3), "error": job.error}
+    if job.result is not None:
+        out["metrics"] = job.result.metrics
+        out["checkpoint"] = job.run.checkpoint if job.run else None
+    if args.json:
+        _emit_json(out)
+    elif job.result is not None:
+        for k, v in sorted(job.result.metrics.items()):
+            print(f"{k:>16}: {v:.4f}")
+    return code
+
+
+def cmd_runs(args) -> int:
+    from studio.engine import RunRegistry
+
+    reg = RunRegistry()
+    if reg.recovery_message:
+        print(reg.recovery_message, file=sys.stderr)
+    if args.runs_cmd == "list":
+        runs = reg.list_runs(workbench=args.workbench, limit=args.limit)
+        if args.json:
+            _emit_json({"runs": [{"id": r.id, "workbench": r.workbench, "model": r.model, "status": r.status,
+                                  "device": r.device, "created": r.created, "final_metrics": r.final_metrics,
+                                  "checkpoint": r.checkpoint} for r in runs]})
+            return EXIT_OK
+        for r in runs:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in list(r.final_metrics.items())[:3]
+                                if isinstance(v, (int, float)))
+            print(f"#{r.id:<5} {when}  {r.workbench:<12} {r.model:<16} {r.status:<11} {r.device:<7} {metrics}")
+        return EXIT_OK
+    try:
+        run = reg.get(args.run_id)
+    except KeyError as exc:
+        print(f"studio-cli: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.runs_cmd == "show":
+        data = {"id": run.id, "workbench": run.workbench, "model": run.model, "status": run.status,
+                "device": run.device, "config": run.config, "final_metrics": run.final_metrics,
+                "checkpoint": run.checkpoint, "message": run.message, "dir": str(run.dir),
+                "metrics": reg.metric_names(run.id)}
+        print(json.dumps(data, indent=None if args.json else 2, default=_json_default))
+        return EXIT_OK
+    if args.runs_cmd == "export":
+        try:
+            n = reg.export_metrics_csv(run.id, args.out if args.out != "-" else sys.stdout)
+        except OSError as exc:
+            print(f"studio-cli: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAILED
+        if args.out != "-":
+            print(f"wrote {n} metric points of run #{run.id} to {args.out}", file=sys.stderr)
+        return EXIT_OK
+    if args.runs_cmd == "delete":
+        reg.delete_run(run.id, delete_files=args.files)
+        print(f"deleted run #{run.id}" + (" and its files" if args.files else ""), file=sys.stderr)
+        return EXIT_OK
+    return EXIT_USAGE
+
+
+# ----------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from studio.engine.device import DEVICE_CHOICES
+    from studio.engine.training import OPTIMIZERS, SCHEDULES
+
+    parser = argparse.ArgumentParser(prog="studio-cli", description="Inspection Studio, headless.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, device: bool = True) -> None:
+        p.add_argument("--json", action="store_true", help="end with one JSON object on standard output")
+        if device:
+            p.add_argument("--device", default="auto",
+                           help=f"device to use: {', '.join(DEVICE_CHOICES)} or e.g. cuda:1 (default auto)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        p.add_argument("-v", "--verbose", action="store_true", help="print tracebacks of failed jobs")
+
+    p = sub.add_parser("info", help="versions and the device that would be used")
+    common(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("selfcheck", help="train the engine-check MLP on two spirals (a real, small job)")
+    common(p)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, default=20)
+    length.add_argument("--iters", type=int, default=None)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--schedule", choices=SCHEDULES, default="constant")
+    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_selfcheck)
+
+    p = sub.add_parser("runs", help="the run history")
+    rsub = p.add_subparsers(dest="runs_cmd", required=True)
+    q = rsub.add_parser("list")
+    common(q, device=False)
+    q.add_argument("--workbench")
+    q.add_argument("--limit", type=int, default=50)
+    for name in ("show", "export", "delete"):
+        q = rsub.add_parser(name)
+        common(q, device=False)
+        q.add_argument("run_id", type=int)
+        if name == "export":
+            q.add_argument("--out", required=True, help="CSV file, or - for standard output")
+        if name == "delete":
+            q.add_argument("--files", action="store_true", help="also delete the run's folder (checkpoints)")
+    p.set_defaults(func=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from studio.engine.device import DeviceUnavailable
+
+    try:
+        return args.func(args)
+    except DeviceUnavailable as exc:
+        print(f"studio-cli: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -372,7 +372,7 @@ def test_csv_button_shows_warning_instead_of_raising(tmp_path, monkeypatch, plot
         "warning",
         staticmethod(lambda parent, title, text, *a, **k: warnings.append(text)),
     )
-    button = next(b for b in plot.findChildren(QtWidgets.QToolButton) if b.text() == "CSV…")
-    button.click()
+    button = next(b for b in plot.findChildren(QtWidgets.QToolButton) if b.text() == "Export")
+    next(a for a in button.menu().actions() if a.text() == "Data as CSV…").trigger()
     assert len(warnings) == 1
     assert bad in warnings[0]

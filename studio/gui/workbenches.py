@@ -1,0 +1,47 @@
+"""The one registration point of the workbenches.
+
+Each workbench issue adds one :class:`WorkbenchSpec` to :data:`WORKBENCHES`.  The
+main window builds a tab per entry, sorted by ``order`` (DESIGN.md: Spectral
+Unmixing, Building Segmentation, Audio Enhancement, SEM Defects); with none, it
+shows the start page.  ``factory`` is a dotted path imported when the tab is built,
+so start-up does not pay for workbenches' imports.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+ORDER = {"unmixing": 0, "segmentation": 1, "audio": 2, "sem": 3}
+
+
+@dataclass(frozen=True)
+class WorkbenchSpec:
+    key: str  # also the run registry's ``workbench`` column
+    title: str  # tab title, and the ``--tab`` name
+    factory: str  # "studio.gui.sem_workbench:SemWorkbench"; called with (services, parent)
+    sample_description: str = ""
+
+    @property
+    def order(self) -> int:
+        return ORDER.get(self.key, len(ORDER))
+
+    def load(self) -> Callable:
+        module, _, attr = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+WORKBENCHES: list[WorkbenchSpec] = []
+
+
+def registered() -> list[WorkbenchSpec]:
+    return sorted(WORKBENCHES, key=lambda s: s.order)
+
+
+def find(name: str) -> WorkbenchSpec | None:
+    """A workbench by key or title, case-insensitively (for ``--tab``)."""
+    wanted = name.strip().lower()
+    for spec in WORKBENCHES:
+        if wanted in (spec.key.lower(), spec.title.lower()):
+            return spec
+    return None

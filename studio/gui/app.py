@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     if os.environ.get("STUDIO_STARTUP_PROBE"):
-        _install_first_paint_probe(app, window)
+        _install_first_paint_probe(app, window, services)
 
     window.show()
     messages = []
@@ -140,14 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     return app.exec()
 
 
-def _install_first_paint_probe(app, window) -> None:
-    """Print the wall-clock time of the window's first paint (bench/bench_startup.py)."""
+def _install_first_paint_probe(app, window, services) -> None:
+    """Print the wall-clock time of the window's first paint and whether torch was ready then."""
     from PySide6 import QtCore
 
     class Probe(QtCore.QObject):
         def eventFilter(self, obj, event):  # noqa: N802
             if event.type() == QtCore.QEvent.Type.Paint and obj is window:
-                print(f"FIRST_PAINT {time.time():.6f}", flush=True)
+                print(f"FIRST_PAINT {time.time():.6f} torch_ready={int(services.is_torch_ready)}", flush=True)
                 window.removeEventFilter(self)
                 if os.environ.get("STUDIO_EXIT_AFTER_PAINT"):
                     QtCore.QTimer.singleShot(0, lambda: os._exit(0))

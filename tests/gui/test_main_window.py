@@ -127,3 +127,11 @@ def test_screenshot_command_renders_the_loaded_window(tmp_path, studio_home):
     bad = subprocess.run([sys.executable, "-m", "studio", "--screenshot", str(target), "--tab", "Nope"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no tab named" in bad.stderr
+
+
+def test_window_paints_before_torch_has_loaded(studio_home):
+    env = {**os.environ, "STUDIO_HOME": str(studio_home), "QT_QPA_PLATFORM": "offscreen",
+           "STUDIO_STARTUP_PROBE": "1", "STUDIO_EXIT_AFTER_PAINT": "1"}
+    out = subprocess.run([sys.executable, "-m", "studio"], env=env, capture_output=True, text=True, timeout=120)
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("FIRST_PAINT"))
+    assert line.endswith("torch_ready=0"), line

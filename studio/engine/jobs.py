@@ -67,6 +67,7 @@ class RunSpec:
     config: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     parent_id: int | None = None
+    run_dir: str | None = None  # the run's folder; default runs/NNNNN in the Studio home
 
 
 class DeviceLane:
@@ -128,6 +129,7 @@ class Job:
         self.total = 0
         self.message = ""
         self.error = ""
+        self.user_error = False  # failed on bad input or settings (UserError/ValueError/OSError)
         self.traceback = ""
         self.result: Any = None
         self.run: RunRecord | None = None
@@ -329,7 +331,7 @@ class JobPool:
         job = Job(next(self._ids), name or getattr(fn, "__name__", "job"), workbench, device, kind)
         if run is not None and self.registry is not None:
             job.run = self.registry.create_run(run.workbench, run.model, run.config, name=run.name,
-                                               device=device, parent_id=run.parent_id)
+                                               device=device, parent_id=run.parent_id, run_dir=run.run_dir)
         with self._lock:
             self._jobs.append(job)
         self._emit(job, "status", {"status": QUEUED})
@@ -379,8 +381,8 @@ class JobPool:
             status, error = CANCELLED, "cancelled by the user"
         except Exception as exc:  # noqa: BLE001 - a job must never take the app down
             status = FAILED
-            error = str(exc) if isinstance(exc, (UserError, ValueError, OSError)) and str(exc) else \
-                f"{type(exc).__name__}: {exc}"
+            job.user_error = isinstance(exc, (UserError, ValueError, OSError)) and bool(str(exc))
+            error = str(exc) if job.user_error else f"{type(exc).__name__}: {exc}"
             tb = traceback.format_exc()
         finally:
             try:

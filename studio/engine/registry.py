@@ -221,7 +221,9 @@ class RunRegistry:
         device: str = "",
         parent_id: int | None = None,
         status: str = "queued",
+        run_dir: str | os.PathLike | None = None,
     ) -> RunRecord:
+        """A new run; its folder is ``runs/NNNNN`` unless ``run_dir`` names one (``--out``)."""
         now = time.time()
         with self._lock:
             cur = self._conn.execute(
@@ -231,8 +233,8 @@ class RunRegistry:
                  parent_id, os.getpid(), socket.gethostname()),
             )
             run_id = int(cur.lastrowid)
-            run_dir = self.runs_dir / f"{run_id:05d}"
-            self._conn.execute("UPDATE runs SET run_dir=? WHERE id=?", (str(run_dir), run_id))
+            folder = Path(run_dir).expanduser().resolve() if run_dir else self.runs_dir / f"{run_id:05d}"
+            self._conn.execute("UPDATE runs SET run_dir=? WHERE id=?", (str(folder), run_id))
         return self.get(run_id)
 
     def update(self, run_id: int, **fields: Any) -> None:

@@ -60,18 +60,16 @@ def main() -> None:
 
     from PySide6 import QtWidgets
 
-    from studio.gui.app import settings_for_home
-    from studio.engine import JobPool, RunRegistry, RunSpec
+    from studio.engine import RunSpec
     from studio.engine.selfcheck import SelfCheckConfig, train_selfcheck
     from studio.engine.training import FitConfig
-    from studio.gui.jobs import Services
+    from studio.gui.app import build_services
     from studio.gui.main_window import MainWindow
 
     import torch  # noqa: F401  (loaded before the measurement, as in a running app)
 
     app = QtWidgets.QApplication(sys.argv[:1])
-    registry = RunRegistry()
-    services = Services(registry, JobPool(registry), settings_for_home())
+    services = build_services()
     window = MainWindow(services)
     window.show()
     services.mark_torch_ready()

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from studio.engine.checkpoints import CheckpointMeta, save_checkpoint
-from studio.engine.training import FitConfig, FitResult, fit
+from studio.engine.training import FitConfig, FitResult, classification_validate, fit
 
 MODEL_KIND = "selfcheck-mlp"
 
@@ -80,18 +80,6 @@ def train_selfcheck(ctx, cfg: SelfCheckConfig) -> FitResult:
         xb, yb = batch
         return F.cross_entropy(m(xb), yb)
 
-    def validate(m, loader):
-        correct = total = 0
-        loss = 0.0
-        with torch.no_grad():
-            for xb, yb in loader:
-                xb, yb = xb.to(ctx.device), yb.to(ctx.device)
-                logits = m(xb)
-                loss += float(F.cross_entropy(logits, yb, reduction="sum"))
-                correct += int((logits.argmax(1) == yb).sum())
-                total += len(yb)
-        return {"loss": loss / total, "accuracy": correct / total}
-
     def on_checkpoint(m, info):
         if ctx.run is None:
             return
@@ -102,7 +90,7 @@ def train_selfcheck(ctx, cfg: SelfCheckConfig) -> FitResult:
         )
         ctx.run.set_checkpoint(path)
 
-    result = fit(ctx, model, train, cfg.fit, loss_fn=loss_fn, val_data=val, validate=validate,
+    result = fit(ctx, model, train, cfg.fit, loss_fn=loss_fn, val_data=val, validate=classification_validate,
                  on_checkpoint=on_checkpoint)
     ctx.set_final_metrics(result.metrics)
     return result

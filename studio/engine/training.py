@@ -194,6 +194,24 @@ def default_validate(loss_fn: LossFn) -> ValidateFn:
     return validate
 
 
+def classification_validate(model, loader) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of a classifier over ``(x, y)`` batches."""
+    import torch
+    from torch.nn import functional as F
+
+    device = next(model.parameters()).device
+    correct = total = 0
+    loss = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            loss += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+            total += len(y)
+    return {"loss": loss / max(1, total), "accuracy": correct / max(1, total)}
+
+
 def fit(
     ctx,
     model,

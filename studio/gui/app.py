@@ -47,6 +47,30 @@ def settings_for_home():
     return QtCore.QSettings("InspectionStudio", "Studio")
 
 
+def build_services(settings=None):
+    """Registry, pool and settings of the application (also used by the widget previews)."""
+    from studio.engine import JobPool, RunRegistry
+    from studio.gui.jobs import Services
+
+    registry = RunRegistry()
+    return Services(registry, JobPool(registry), settings if settings is not None else settings_for_home())
+
+
+def preview(make_widget) -> int:
+    """Run one widget on its own (``python -m studio.gui.<module>``), as Orange3 previews widgets."""
+    from PySide6 import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    services = build_services()
+    widget = make_widget(services)
+    widget.resize(1200, 800)
+    widget.show()
+    start_torch_import(services)
+    code = app.exec()
+    services.pool.shutdown(cancel=True, wait=True)
+    return code
+
+
 def start_torch_import(services) -> None:
     """Import torch on a thread; tell ``services`` in the GUI thread when done."""
     from PySide6 import QtCore
@@ -85,8 +109,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6 import QtCore, QtWidgets
 
-    from studio.engine import JobPool, RunRegistry
-    from studio.gui.jobs import Services
     from studio.gui.settings_dialog import theme_name
     from studio.gui.theme import apply_theme
 
@@ -96,9 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_for_home()
     apply_theme(app, args.theme or theme_name(settings))
 
-    registry = RunRegistry()
-    pool = JobPool(registry)
-    services = Services(registry, pool, settings)
+    services = build_services(settings)
+    registry = services.registry
     if args.device:
         from studio.engine.device import DEVICE_CHOICES
 

@@ -348,29 +348,15 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.3g}"
 
 
-def _preview() -> int:
-    """A window with the dock, an engine self-check job and a job that fails."""
-    import sys
-
-    from studio.engine import JobPool, RunRegistry
+def _preview_widget(services) -> QtWidgets.QWidget:
+    """The dock, an engine self-check job and a job that fails on purpose."""
     from studio.engine.selfcheck import SelfCheckConfig, train_selfcheck
     from studio.engine.training import FitConfig
-    from studio.gui.jobs import Services
-
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
-    registry = RunRegistry()
-    pool = JobPool(registry)
-    settings = QtCore.QSettings("inspection-studio", "jobs-dock-preview")
-    services = Services(registry, pool, settings)
 
     window = QtWidgets.QMainWindow()
     window.setWindowTitle("JobsDock preview")
     window.setCentralWidget(QtWidgets.QLabel("Jobs run in the dock below.", window))
-    dock = JobsDock(services, window)
-    window.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-    window.resize(1000, 360)
-    window.show()
-
+    window.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, JobsDock(services, window))
     cfg = SelfCheckConfig(n_points=1200, fit=FitConfig(optimizer="adam", lr=1e-2, epochs=15, batch_size=64),
                           batch_delay_s=0.02)
     services.submit(train_selfcheck, cfg, name="engine self-check", workbench="engine", device="cpu")
@@ -385,10 +371,10 @@ def _preview() -> int:
         raise RuntimeError("this preview job fails on purpose")
 
     services.submit(fails, None, name="failing job", workbench="engine", kind="task", device="cpu")
-    code = app.exec()
-    pool.shutdown(cancel=True, wait=True)
-    return code
+    return window
 
 
 if __name__ == "__main__":
-    raise SystemExit(_preview())
+    from studio.gui.app import preview
+
+    raise SystemExit(preview(_preview_widget))

@@ -567,33 +567,20 @@ def _default_metric(names) -> str:
     return names[0] if names else ""
 
 
-def _preview() -> int:
-    """A window with the dock showing your run history (``$STUDIO_HOME`` or the user folder)."""
-    import sys
-
-    from studio.engine import JobPool, RunRegistry
-    from studio.gui.jobs import Services
-
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv)
-    registry = RunRegistry()
-    pool = JobPool(registry)
-    settings = QtCore.QSettings("inspection-studio", "runs-dock-preview")
-    services = Services(registry, pool, settings)
-
+def _preview_widget(services) -> QtWidgets.QWidget:
+    """The dock showing your run history (``$STUDIO_HOME`` or the user folder)."""
     window = QtWidgets.QMainWindow()
-    window.setWindowTitle(f"RunsDock preview: {registry.path}")
+    window.setWindowTitle(f"RunsDock preview: {services.registry.path}")
     label = QtWidgets.QLabel("Reopen requests are shown here.", window)
     label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
     window.setCentralWidget(label)
     dock = RunsDock(services, window)
     dock.reopen_requested.connect(lambda r: label.setText(f"Reopen requested: {r.label}"))
     window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.resize(1200, 760)
-    window.show()
-    code = app.exec()
-    pool.shutdown(cancel=True, wait=True)
-    return code
+    return window
 
 
 if __name__ == "__main__":
-    raise SystemExit(_preview())
+    from studio.gui.app import preview
+
+    raise SystemExit(preview(_preview_widget))

@@ -1,0 +1,117 @@
+"""The sample-data generator: seeded, both classes, defects really in the pixels, dataset + cache."""
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from studio.sem import synthetic
+from studio.sem.io import load_dataset
+from studio.sem.synthetic import (
+    GENERATOR_VERSION,
+    MANIFEST_NAME,
+    generate_dataset,
+    generate_image,
+    sample_dataset_path,
+)
+
+
+def test_seeded_and_in_range():
+    a = generate_image(np.random.default_rng(7), True, size=256, difficulty=0.4)
+    b = generate_image(np.random.default_rng(7), True, size=256, difficulty=0.4)
+    c = generate_image(np.random.default_rng(8), True, size=256, difficulty=0.4)
+    assert a.dtype == np.float32 and a.shape == (256, 256)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert 0.0 <= a.min() and a.max() <= 1.0 and a.std() > 0.05
+    rect = generate_image(np.random.default_rng(1), False, size=(192, 320))
+    assert rect.shape == (192, 320)
+
+
+def test_ground_truth_defects():
+    for seed in range(4):
+        img, info = generate_image(np.random.default_rng(seed), False, size=256, return_info=True)
+        assert info["defects"] == [] and info["n_beads"] == 0
+        img, info = generate_image(np.random.default_rng(seed), True, size=256, difficulty=1.0, return_info=True)
+        assert info["n_beads"] >= 1  # even the hardest NHNF image has a bead
+    _, easy = generate_image(np.random.default_rng(0), True, size=1024, difficulty=0.0, return_info=True)
+    _, hard = generate_image(np.random.default_rng(0), True, size=1024, difficulty=1.0, return_info=True)
+    assert easy["n_beads"] > 5 * hard["n_beads"]
+
+
+def _otsu(x):
+    hist, edges = np.histogram(x, 256)
+    c = (edges[:-1] + edges[1:]) / 2
+    w1 = np.cumsum(hist)
+    w2 = w1[-1] - w1
+    m1 = np.cumsum(hist * c)
+    mu1 = m1 / np.maximum(w1, 1)
+    mu2 = (m1[-1] - m1) / np.maximum(w2, 1)
+    return c[np.argmax(w1 * w2 * (mu1 - mu2) ** 2)]
+
+
+def _blob_score(img):
+    """Share of bright pixels deeper inside the bright phase than 2.5 typical fibre radii.
+
+    Fibres are bright bands of about one radius; beads and particles are compact
+    bright regions several fibre radii wide.  Model-free: thresholds, distance map.
+    """
+    sm = ndimage.gaussian_filter(img, 1.5)
+    dt = ndimage.distance_transform_edt(sm > _otsu(sm))
+    ridge = (dt == ndimage.maximum_filter(dt, 3)) & (dt > 1)
+    return float((dt > 2.5 * np.median(dt[ridge])).mean())
+
+
+def test_nhnf_has_more_compact_bright_blobs():
+    hnf = [_blob_score(generate_image(np.random.default_rng(s), False, 256, 0.2)) for s in range(8)]
+    nhnf = [_blob_score(generate_image(np.random.default_rng(100 + s), True, 256, 0.2)) for s in range(8)]
+    assert np.mean(nhnf) > 2 * np.mean(hnf)
+    assert np.median(nhnf) > np.median(hnf)
+
+
+def test_generate_dataset_layout_and_loadable(tmp_path):
+    seen = []
+    root = generate_dataset(tmp_path / "ds", n_hnf=3, n_nhnf=4, size=160, seed=3, workers=2,
+                            progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (7, 7)
+    assert len(list((root / "HNF").glob("*.png"))) == 3 and len(list((root / "NHNF").glob("*.png"))) == 4
+    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    assert manifest["version"] == GENERATOR_VERSION and manifest["seed"] == 3 and len(manifest["files"]) == 7
+    assert (root / "README.txt").exists()
+    ds = load_dataset(root)
+    assert ds.class_names == ["HNF", "NHNF"] and ds.class_counts() == {"HNF": 3, "NHNF": 4}
+    assert ds.problems == [] and ds.sizes[0] == (160, 160)
+    assert len(load_dataset(root / "labels.csv")) == 7
+    # same seed, one worker: identical files
+    again = generate_dataset(tmp_path / "ds2", n_hnf=3, n_nhnf=4, size=160, seed=3, workers=1)
+    assert np.array_equal(ds.image(4), load_dataset(again).image(4))
+    with pytest.raises(FileExistsError):
+        generate_dataset(root, n_hnf=3, n_nhnf=4, size=160, seed=3)
+
+
+def test_sample_dataset_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+
+    def cancel(done, total):
+        if done == 2:
+            raise KeyboardInterrupt("cancelled")
+
+    with pytest.raises(KeyboardInterrupt):
+        sample_dataset_path(cache, n_hnf=2, n_nhnf=2, size=128, seed=1, progress=cancel)
+    assert list(cache.iterdir()) == []  # no half cache left behind
+    path = sample_dataset_path(cache, n_hnf=2, n_nhnf=2, size=128, seed=1)
+    assert (path / MANIFEST_NAME).exists() and len(load_dataset(path)) == 4
+    assert [p.name for p in cache.iterdir()] == [path.name]
+
+    def boom(*a, **k):
+        raise AssertionError("must not regenerate")
+
+    monkeypatch.setattr(synthetic, "generate_dataset", boom)
+    assert sample_dataset_path(cache, n_hnf=2, n_nhnf=2, size=128, seed=1) == path
+    monkeypatch.undo()
+    # a damaged cache (manifest gone) is regenerated
+    (path / MANIFEST_NAME).unlink()
+    assert sample_dataset_path(cache, n_hnf=2, n_nhnf=2, size=128, seed=1) == path
+    assert (path / MANIFEST_NAME).exists()
+    other = sample_dataset_path(cache, n_hnf=2, n_nhnf=2, size=128, seed=2)
+    assert other != path

@@ -99,6 +99,8 @@ def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=N
                    run=run)
     pool.shutdown(cancel=True, wait=False)
     code = {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(job.status, EXIT_FAILED)
+    if job.status == "failed" and job.user_error:
+        code = EXIT_USAGE
     if job.status == "failed" and getattr(args, "verbose", False):
         print(job.traceback, file=sys.stderr)
     return job, code
@@ -204,6 +206,63 @@ def cmd_runs(args) -> int:
     return EXIT_USAGE
 
 
+def cmd_sem(args) -> int:
+    from studio.engine import RunSpec
+    from studio.sem import jobs as sem
+
+    if args.sem_cmd == "train":
+        overrides = {"iterations": args.iters} if args.iters else {"epochs": args.epochs}
+        overrides.update(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch, seed=args.seed)
+        cfg = sem.SemTrainConfig(data=None if args.sample else args.data, crop_bottom=args.crop_bottom,
+                                 patch_mode=args.patches, depth=args.depth, fc40=not args.no_fc,
+                                 init_checkpoint=args.init, fit=sem.paper_fit_config(**overrides))
+        if args.sample_images:
+            cfg.sample_images = (args.sample_images[0], args.sample_images[1])
+        if args.sample_size:
+            cfg.sample_size = args.sample_size
+        job, code = run_job(sem.train_sem, cfg, args, name="SEM: train CNN", workbench=sem.WORKBENCH,
+                            run=RunSpec(sem.WORKBENCH, f"cnn{cfg.depth}{'+fc' if cfg.fc40 else ''}", cfg.to_dict(),
+                                        run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            out["metrics"] = job.result.metrics
+            if not args.json:
+                for k, v in job.result.metrics.items():
+                    print(f"{k:>20}: {v:.4f}")
+                print(f"model saved in {job.run.dir}")
+        elif job.error and not args.json:
+            print(f"studio-cli: {job.error}", file=sys.stderr)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.sem_cmd == "predict":
+        cfg = sem.SemPredictConfig(model=args.model, images=args.images, crop_bottom=args.crop_bottom,
+                                   share_threshold=args.share_threshold)
+        job, code = run_job(sem.predict_sem, cfg, args, name="SEM: predict", workbench=sem.WORKBENCH, kind="task")
+        if job.status != "done":
+            print(f"studio-cli: {job.error}", file=sys.stderr)
+            if args.json:
+                _emit_json({"status": job.status, "error": job.error})
+            return code
+        preds = job.result
+        rows = [{"path": p.path, "verdict": p.verdict, "defect_share": p.defect_share,
+                 "probabilities": p.probabilities, **({"error": p.error} if p.error else {})} for p in preds.images]
+        if args.json:
+            _emit_json({"predictions": rows, "share_threshold": preds.share_threshold})
+        else:
+            for r in rows:
+                if "error" in r:
+                    print(f"{r['path']}: ERROR {r['error']}")
+                else:
+                    probs = ", ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
+                    print(f"{r['path']}: {r['verdict']} (defect share {r['defect_share']:.3f}; {probs})")
+        return EXIT_OK if all(not p.error for p in preds.images) else EXIT_USAGE
+    return EXIT_USAGE
+
+
 # ----------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from studio.engine.device import DEVICE_CHOICES
@@ -236,6 +295,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_selfcheck)
+
+    p = sub.add_parser("sem", help="SEM Defects: train the paper-004 CNN, classify micrographs")
+    ssub = p.add_subparsers(dest="sem_cmd", required=True)
+    q = ssub.add_parser("train", help="train on a dataset folder / CSV or the sample dataset")
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="folder with one sub-folder per class, or a CSV of path,label")
+    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset (75 HNF / 85 NHNF)")
+    length = q.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, default=4)
+    length.add_argument("--iters", type=int, help="iterations instead of epochs (the paper trains 300)")
+    q.add_argument("--patches", choices=("all", "representative"), default="all",
+                   help="all 128x128 patches of each training image, or the paper's one per image")
+    q.add_argument("--depth", type=int, choices=range(1, 6), default=5, help="conv blocks (Table 3: CNN_1..CNN_5)")
+    q.add_argument("--no-fc", action="store_true", help="without the FC 40 layer (Table 3)")
+    q.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
+    q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--batch", type=int, default=32)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--crop-bottom", type=int, default=0, help="rows of info bar to cut from the bottom")
+    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
+    q.add_argument("--sample-images", type=int, nargs=2, metavar=("HNF", "NHNF"), help=argparse.SUPPRESS)
+    q.add_argument("--sample-size", type=int, help=argparse.SUPPRESS)
+    q.add_argument("--out", required=True, help="run folder for the checkpoint and results")
+    q = ssub.add_parser("predict", help="verdict, defect share and class probabilities per image")
+    common(q)
+    q.add_argument("--model", required=True, help="a run folder (from sem train --out) or a checkpoint")
+    q.add_argument("images", nargs="+")
+    q.add_argument("--crop-bottom", type=int, default=None)
+    q.add_argument("--share-threshold", type=float, default=None,
+                   help="share of defective patches above which an image is defective (default: the model's)")
+    p.set_defaults(func=cmd_sem)
 
     p = sub.add_parser("runs", help="the run history")
     rsub = p.add_subparsers(dest="runs_cmd", required=True)

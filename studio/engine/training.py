@@ -61,6 +61,8 @@ class FitConfig:
     amp: bool = False
     grad_clip: float | None = None
     num_workers: int = 0
+    recalibrate_bn: bool = False  # recompute batch-norm statistics before each validation
+    recalibrate_batches: int = 50
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -194,6 +196,42 @@ def default_validate(loss_fn: LossFn) -> ValidateFn:
     return validate
 
 
+def recalibrate_batchnorm(model, loader, max_batches: int = 50) -> int:
+    """Recompute batch-norm running statistics as plain averages over training batches.
+
+    MATLAB's trainNetwork (R2017b, the paper-004 tool) finalises batch-norm statistics
+    over the training data after training; PyTorch keeps an exponential running
+    average (momentum 0.1) that starts at mean 0 / variance 1.  When the activations'
+    scale is far from 1 (e.g. with N(0, 0.01²) initial weights) that average lags far
+    behind for hundreds of steps and eval-mode predictions collapse to one class.
+    Returns the number of batches used (0 when the model has no batch norm).
+    """
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return 0
+    device = next(model.parameters()).device
+    saved = [(m, m.momentum) for m in norms]
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    used = 0
+    with torch.no_grad():
+        for batch in loader:
+            x = batch[0] if isinstance(batch, (list, tuple)) else batch
+            model(move_to(x, device))
+            used += 1
+            if used >= max_batches:
+                break
+    for m, momentum in saved:
+        m.momentum = momentum
+    model.train(was_training)
+    return used
+
+
 def classification_validate(model, loader) -> dict[str, float]:
     """Mean cross-entropy and accuracy of a classifier over ``(x, y)`` batches."""
     import torch
@@ -287,6 +325,8 @@ def fit(
 
     def run_validation(epoch_float: float) -> bool:
         nonlocal best_value, best_epoch, bad_validations, last_metrics
+        if cfg.recalibrate_bn:
+            recalibrate_batchnorm(model, loader, cfg.recalibrate_batches)
         model.eval()
         metrics = {f"val/{k}": float(v) for k, v in validate(model, val_loader).items()} if val_loader else {}
         model.train()

@@ -153,3 +153,21 @@ def test_cpu_threads_leave_one_core_to_the_gui():
     import os
 
     assert job.result == max(1, (os.cpu_count() or 1) - 1)
+
+
+def test_batchnorm_recalibration_matches_the_data_scale():
+    from studio.engine.training import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8))
+    torch.nn.init.normal_(net[0].weight, std=0.01)  # paper 004's init: tiny activations
+    x = torch.randn(256, 4)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, torch.zeros(256)), batch_size=32)
+    assert torch.allclose(net[1].running_var, torch.ones(8))  # PyTorch's starting point, far from the data
+    used = recalibrate_batchnorm(net, loader, max_batches=100)
+    assert used == 8 and net[1].momentum == 0.1  # momentum restored
+    with torch.no_grad():
+        h = net[0](x)
+    assert torch.allclose(net[1].running_mean, h.mean(0), atol=1e-6)
+    assert torch.allclose(net[1].running_var, h.var(0), rtol=0.05)
+    assert recalibrate_batchnorm(torch.nn.Linear(2, 2), loader) == 0

@@ -1,0 +1,139 @@
+"""SEM Defects figures (paper 004) on the synthetic sample dataset, on the CPU.
+
+1. Test accuracy with the paper's protocol: 160 images (75 HNF / 85 NHNF), 70/30
+   stratified split by image, one representative 128×128 patch per image, the CNN
+   of Table 2 trained 300 iterations with SGD momentum 0.9, wd 1e-4, lr 1e-3,
+   batch 32 (goal ≥ 0.95).  Also the all-patches variant and the whole-image verdict.
+2. CPU time of those 300 iterations.
+3. Full-image inference (64 patches) per 1024×1024 image: median of N images.
+
+Usage: ``python bench/bench_sem.py [--seeds 0 1 2] [--all-patches-epochs 2] [--skip-all]``.
+The sample dataset is generated on first use into $STUDIO_HOME (default: the user
+data folder) and cached.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+
+class Ctx:
+    """A console job context (no pool): prints progress every 10 %."""
+
+    def __init__(self, device="cpu"):
+        import torch
+
+        self.device = torch.device(device)
+        self.run = None
+        self._last = -1
+
+    def progress(self, done, total, message=""):
+        decile = int(10 * done / max(1, total))
+        if decile != self._last:
+            self._last = decile
+            print(f"  {100 * done / max(1, total):5.1f}% {message}", flush=True)
+
+    def metric(self, *a, **k):
+        pass
+
+    def log(self, text):
+        print("  " + text, flush=True)
+
+    def check(self):
+        pass
+
+    def set_final_metrics(self, m):
+        pass
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (split seed = seed)")
+    ap.add_argument("--all-patches-epochs", type=int, default=2)
+    ap.add_argument("--skip-all", action="store_true", help="skip the all-patches training")
+    ap.add_argument("--inference-images", type=int, default=10)
+    args = ap.parse_args()
+
+    import torch
+
+    from studio.engine.device import configure_cpu_threads
+    from studio.sem import jobs as sem
+
+    threads = configure_cpu_threads()
+    print(f"torch {torch.__version__}, {threads} CPU thread(s)")
+    t0 = time.time()
+    cfg0 = sem.SemTrainConfig()
+    path = sem.sample_dataset(cfg0, Ctx())
+    print(f"sample dataset at {path} ({time.time() - t0:.1f} s incl. generation if it was not cached)")
+
+    rows = []
+    for seed in args.seeds:
+        cfg = sem.SemTrainConfig(patch_mode="representative", split_seed=seed,
+                                 fit=sem.paper_fit_config(iterations=sem.PAPER_ITERATIONS, seed=seed))
+        ctx = Ctx()
+        t = time.process_time()
+        w = time.time()
+        res = sem.train_sem(ctx, cfg)
+        rows.append((seed, res.metrics, time.process_time() - t, time.time() - w))
+        print(f"paper protocol seed {seed}: test accuracy {res.metrics['test/accuracy']:.3f}, "
+              f"AUC {res.metrics['test/auc']:.3f}, image accuracy (64-patch verdict) "
+              f"{res.metrics['test/image_accuracy']:.3f}; train+eval CPU {rows[-1][2]:.0f} s, wall {rows[-1][3]:.0f} s")
+
+    accs = [r[1]["test/accuracy"] for r in rows]
+    print(f"\n[1] paper protocol (representative patch, {sem.PAPER_ITERATIONS} iterations), test accuracy over "
+          f"seeds {args.seeds}: median {statistics.median(accs):.3f} (min {min(accs):.3f}, max {max(accs):.3f}); "
+          "goal >= 0.95")
+
+    # [2] CPU time of exactly the 300 iterations (no evaluation): time fit() alone.
+    from torch.nn import functional as F
+
+    from studio.engine.training import fit
+    from studio.sem.io import load_dataset
+    from studio.sem.models import build_model
+    from studio.sem.patches import build_patch_set, stratified_split
+
+    ds = load_dataset(path)
+    tr, _ = stratified_split(ds.labels, 0.3, 0)
+    train_set = build_patch_set(ds, tr, mode="representative", representative="annotated")
+    norm = sem.standardisation(train_set)
+    times = []
+    for _ in range(3):
+        model = build_model({"n_classes": 2})
+        t = time.process_time()
+        w = time.time()
+        fit(Ctx(), model, sem.PatchTensors(train_set, norm), sem.paper_fit_config(iterations=sem.PAPER_ITERATIONS),
+            loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]))
+        times.append((time.process_time() - t, time.time() - w))
+    print(f"[2] paper's 300 iterations (batch 32, 128x128, CNN_5+FC): CPU time median "
+          f"{statistics.median(t[0] for t in times):.1f} s, wall median {statistics.median(t[1] for t in times):.1f} s "
+          f"over 3 runs")
+
+    # [3] full-image inference per 1024x1024 image (64 patches), model from the last paper-protocol run.
+    net = build_model({"n_classes": 2}).eval()
+    from studio.engine.checkpoints import CheckpointMeta
+
+    meta = CheckpointMeta(sem.MODEL_KIND, {"n_classes": 2}, ds.class_names, normalisation=norm,
+                          extra={"negative_class": ds.class_names[sem.negative_class(ds.class_names)]})
+    lat = []
+    for i in range(min(args.inference_images, len(ds))):
+        image = ds.image(i)
+        t = time.perf_counter()
+        sem.predict_image(net, meta, image, torch.device("cpu"))
+        lat.append(time.perf_counter() - t)
+    print(f"[3] full-image inference (64 patches) per 1024x1024 image on CPU: median {1000 * statistics.median(lat):.0f} ms "
+          f"over {len(lat)} images (min {1000 * min(lat):.0f}, max {1000 * max(lat):.0f})")
+
+    if not args.skip_all:
+        cfg = sem.SemTrainConfig(patch_mode="all", fit=sem.paper_fit_config(epochs=args.all_patches_epochs))
+        w = time.time()
+        res = sem.train_sem(Ctx(), cfg)
+        print(f"[extra] all patches, {args.all_patches_epochs} epochs: patch accuracy {res.metrics['test/accuracy']:.3f}, "
+              f"AUC {res.metrics['test/auc']:.3f}, image accuracy {res.metrics['test/image_accuracy']:.3f}, "
+              f"wall {time.time() - w:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

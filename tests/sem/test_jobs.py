@@ -1,0 +1,104 @@
+"""SEM jobs end to end on small generated datasets (train, split, checkpoint, predict, CLI)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.cli import main as cli
+from studio.engine import JobPool, RunRegistry, RunSpec
+from studio.sem import jobs as sem
+from studio.sem.synthetic import generate_dataset
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory):
+    return generate_dataset(tmp_path_factory.mktemp("sem") / "d", n_hnf=8, n_nhnf=8, size=256, seed=3)
+
+
+@pytest.fixture
+def pool():
+    p = JobPool(RunRegistry())
+    yield p
+    p.shutdown()
+
+
+def quick_cfg(data, **fit):
+    base = dict(iterations=4, batch_size=8)
+    base.update(fit)
+    return sem.SemTrainConfig(data=str(data), fit=sem.paper_fit_config(**base))
+
+
+def test_train_writes_checkpoint_split_and_evaluation(pool, small_dataset):
+    cfg = quick_cfg(small_dataset)
+    job = pool.run(sem.train_sem, cfg, run=RunSpec("sem", "cnn5+fc", cfg.to_dict()))
+    assert job.status == "done", job.traceback
+    run_dir = job.run.dir
+    split = json.loads((run_dir / "split.json").read_text())
+    assert not set(split["train"]) & set(split["test"])  # never an image on both sides
+    assert len(split["train"]) + len(split["test"]) == 16 and len(split["test"]) == 5  # round(16 * 0.3)
+    assert {Path(p).parent.name for p in split["test"]} == {"HNF", "NHNF"}  # stratified
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    assert len(evaluation["images"]) == 5
+    assert set(evaluation["metrics"]) >= {"test/accuracy", "test/auc", "test/image_accuracy"}
+    row = job.run.registry.get(job.run.id)
+    assert row.status == "completed" and row.final_metrics["steps"] == 4
+    assert (run_dir / "model.safetensors").exists() and (run_dir / "model.json").exists()
+
+
+def test_predict_reports_bad_files_and_keeps_going(pool, small_dataset, tmp_path):
+    cfg = quick_cfg(small_dataset)
+    trained = pool.run(sem.train_sem, cfg, run=RunSpec("sem", "cnn5+fc", run_dir=str(tmp_path / "run")))
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    good = sorted((small_dataset / "NHNF").glob("*.png"))[0]
+    job = pool.run(sem.predict_sem, sem.SemPredictConfig(model=str(tmp_path / "run"), images=[str(bad), str(good)]),
+                   kind="task")
+    assert job.status == "done", job.traceback
+    first, second = job.result.images
+    assert first.error and "broken.png" in first.error and first.verdict == "error"
+    assert not second.error and np.array(second.patch_defect).shape == (2, 2)  # 256² → 2×2 patches
+    assert abs(sum(second.probabilities.values()) - 1) < 1e-5
+    assert second.verdict in ("defective", "homogeneous")
+    out = tmp_path / "p.csv"
+    assert sem.predictions_csv(job.result, out) == 2
+    assert out.read_text().splitlines()[0] == "path,verdict,defect_share,p_HNF,p_NHNF,error"
+
+
+def test_fine_tune_needs_matching_classes(pool, small_dataset, tmp_path):
+    pool.run(sem.train_sem, quick_cfg(small_dataset), run=RunSpec("sem", "m", run_dir=str(tmp_path / "a")))
+    again = quick_cfg(small_dataset)
+    again.init_checkpoint = str(tmp_path / "a")
+    ok = pool.run(sem.train_sem, again)
+    assert ok.status == "done", ok.traceback
+    three = tmp_path / "three"
+    for cls in ("A", "B", "C"):
+        (three / cls).mkdir(parents=True)
+        for f in sorted((small_dataset / "HNF").glob("*.png"))[:3]:
+            (three / cls / f.name).write_bytes(f.read_bytes())
+    mismatch = quick_cfg(three)
+    mismatch.init_checkpoint = str(tmp_path / "a")
+    job = pool.run(sem.train_sem, mismatch)
+    assert job.status == "failed" and job.user_error and "do not match" in job.error
+
+
+def test_single_class_folder_is_a_clear_user_error(pool, small_dataset):
+    job = pool.run(sem.train_sem, quick_cfg(small_dataset / "HNF"))
+    assert job.status == "failed" and job.user_error and "HNF" in job.error
+
+
+def test_cli_train_and_predict_json(small_dataset, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli(["sem", "train", "--data", str(small_dataset), "--iters", "3", "--batch", "8", "--out", str(out),
+                "--json", "-q"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["status"] == "done" and Path(result["run_dir"]) == out.resolve()
+    assert 0.0 <= result["metrics"]["test/accuracy"] <= 1.0
+    image = sorted((small_dataset / "HNF").glob("*.png"))[0]
+    assert cli(["sem", "predict", "--model", str(out), str(image), "--json", "-q"]) == 0
+    preds = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["predictions"]
+    assert preds[0]["path"] == str(image) and preds[0]["verdict"] in ("defective", "homogeneous")
+    assert cli(["sem", "predict", "--model", str(tmp_path / "nothing"), str(image), "-q"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert cli(["sem", "train", "--data", str(small_dataset / "HNF"), "--iters", "1", "--out",
+                str(tmp_path / "x"), "-q"]) == 2

@@ -66,6 +66,10 @@ class MainWindow(QtWidgets.QMainWindow):
         services.device_changed.connect(self._show_device)
         services.bridge.job_finished.connect(self._job_finished)
 
+        # First start: a slim Jobs dock and a Runs dock that leaves the workbench room.
+        self.resizeDocks([self.jobs_dock], [150], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.runs_dock], [340], QtCore.Qt.Orientation.Horizontal)
+
         self.actions_by_name: dict[str, QtGui.QAction] = {}
         self._build_actions()
         self._build_menus()

@@ -31,7 +31,11 @@ class WorkbenchSpec:
         return getattr(importlib.import_module(module), attr)
 
 
-WORKBENCHES: list[WorkbenchSpec] = []
+WORKBENCHES: list[WorkbenchSpec] = [
+    WorkbenchSpec("sem", "SEM Defects", "studio.gui.sem_workbench:SemWorkbench",
+                  sample_description="160 synthetic SEM micrographs of electrospun fibre mats, 75 homogeneous and "
+                                     "85 with beads and specks (paper 004)"),
+]
 
 
 def registered() -> list[WorkbenchSpec]:

@@ -12,7 +12,13 @@ from studio.gui.workbench import Workbench
 
 
 @pytest.fixture
-def window(qtbot, services):
+def no_workbenches(monkeypatch):
+    """The start page only appears when no workbench is registered."""
+    monkeypatch.setattr(workbenches, "WORKBENCHES", [])
+
+
+@pytest.fixture
+def window(qtbot, services, no_workbenches):
     w = MainWindow(services)
     qtbot.addWidget(w)
     w.show()

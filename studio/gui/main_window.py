@@ -66,10 +66,7 @@ class MainWindow(QtWidgets.QMainWindow):
         services.device_changed.connect(self._show_device)
         services.bridge.job_finished.connect(self._job_finished)
 
-        # First start: a slim Jobs dock and a Runs dock that leaves the workbench room.
-        self.resizeDocks([self.jobs_dock], [150], QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.runs_dock], [340], QtCore.Qt.Orientation.Horizontal)
-
+        self._layout_restored = False
         self.actions_by_name: dict[str, QtGui.QAction] = {}
         self._build_actions()
         self._build_menus()
@@ -333,7 +330,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
-            self.restoreState(state)
+            self._layout_restored = bool(self.restoreState(state))
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._layout_restored:  # first start: a slim Jobs dock, a Runs dock that leaves room
+            self._layout_restored = True
+            self.resizeDocks([self.jobs_dock], [130], QtCore.Qt.Orientation.Vertical)
+            self.resizeDocks([self.runs_dock], [330], QtCore.Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         running = [j for j in self.services.pool.jobs if j.status in ("queued", "running")]

@@ -20,9 +20,6 @@ from studio.gui.jobs_dock import JobsDock, format_duration  # noqa: E402
 LEFT = QtCore.Qt.MouseButton.LeftButton
 
 
-
-
-
 @pytest.fixture
 def dock(qtbot, services):
     d = JobsDock(services)

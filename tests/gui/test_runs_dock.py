@@ -23,9 +23,6 @@ YES = QtWidgets.QMessageBox.StandardButton.Yes
 NO = QtWidgets.QMessageBox.StandardButton.No
 
 
-
-
-
 @pytest.fixture
 def dock(qtbot, services):
     d = RunsDock(services)

@@ -215,6 +215,7 @@ def cmd_sem(args) -> int:
         overrides.update(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch, seed=args.seed)
         cfg = sem.SemTrainConfig(data=None if args.sample else args.data, crop_bottom=args.crop_bottom,
                                  patch_mode=args.patches, depth=args.depth, fc40=not args.no_fc,
+                                 augment=not args.no_augment,
                                  init_checkpoint=args.init, fit=sem.paper_fit_config(**overrides))
         if args.sample_images:
             cfg.sample_images = (args.sample_images[0], args.sample_images[1])
@@ -310,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="all 128x128 patches of each training image, or the paper's one per image")
     q.add_argument("--depth", type=int, choices=range(1, 6), default=5, help="conv blocks (Table 3: CNN_1..CNN_5)")
     q.add_argument("--no-fc", action="store_true", help="without the FC 40 layer (Table 3)")
+    q.add_argument("--no-augment", action="store_true",
+                   help="no random 90° rotations / mirroring of training patches (the paper has none)")
     q.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
     q.add_argument("--lr", type=float, default=1e-3)
     q.add_argument("--batch", type=int, default=32)

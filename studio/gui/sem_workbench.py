@@ -377,7 +377,13 @@ class SemWorkbench(Workbench):
         self.patch_mode_combo.addItem("representative", "representative")
         self.patch_mode_combo.setToolTip(
             "all: every 128×128 patch of a training image, labelled with its image's class.\n"
-            f"representative: one patch per image (the centre patch), the protocol of {PAPER}.")
+            f"representative: one patch per image (the annotated one when the dataset has annotations, else the "
+            f"centre patch), the protocol of {PAPER}.")
+        self.augment_check = QtWidgets.QCheckBox("Flips/rotations")
+        self.augment_check.setChecked(True)
+        self.augment_check.setToolTip("Train on randomly rotated (90°) and mirrored patches. A fibre mat has no "
+                                      f"preferred orientation; not in {PAPER}, whose 112 training patches over-fit "
+                                      "without it.")
         self.paper_button = QtWidgets.QPushButton("Paper protocol")
         self.paper_button.setToolTip(f"Set the learning set-up of Sect. 2.3 of {PAPER}: CNN_5 + FC 40, SGD momentum "
                                      "0.9, lr 1e-3, weight decay 1e-4, batch 32, one representative patch per "
@@ -406,6 +412,7 @@ class SemWorkbench(Workbench):
         g.addWidget(lab("Patches", self.patch_mode_combo), 4, 0)
         g.addWidget(self.patch_mode_combo, 4, 1)
         g.addWidget(self.paper_button, 4, 2, 1, 2)
+        g.addWidget(self.augment_check, 5, 0, 1, 2)
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
 
@@ -1116,7 +1123,9 @@ class SemWorkbench(Workbench):
         self.patch_mode_combo.setCurrentIndex(self.patch_mode_combo.findData("representative"))
         self.iterations_radio.setChecked(True)
         self.length_spin.setValue(PAPER_ITERATIONS)
-        self._set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum.")
+        self.augment_check.setChecked(False)
+        self._set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum, "
+                         "no augmentation.")
 
     def _length_mode_changed(self, iterations: bool) -> None:
         self.length_spin.blockSignals(True)
@@ -1144,7 +1153,8 @@ class SemWorkbench(Workbench):
                                epochs=None if iterations else n, iterations=n if iterations else None)
         return SemTrainConfig(data=self.dataset_source, crop_bottom=self.crop_spin.value(),
                               patch_mode=self.patch_mode_combo.currentData(), depth=self.depth_spin.value(),
-                              fc40=self.fc40_check.isChecked(), fit=fit, init_checkpoint=init_checkpoint,
+                              fc40=self.fc40_check.isChecked(), augment=self.augment_check.isChecked(), fit=fit,
+                              init_checkpoint=init_checkpoint,
                               share_threshold=self.share_threshold, **self.sample_options)
 
     def restore_config(self, config: dict[str, Any]) -> None:
@@ -1154,6 +1164,8 @@ class SemWorkbench(Workbench):
             self.depth_spin.setValue(int(config["depth"]))
         if "fc40" in config:
             self.fc40_check.setChecked(bool(config["fc40"]))
+        if "augment" in config:
+            self.augment_check.setChecked(bool(config["augment"]))
         if fit.get("optimizer") in OPTIMIZERS:
             self.optimizer_combo.setCurrentText(fit["optimizer"])
         if fit.get("lr"):

@@ -64,6 +64,7 @@ class SemTrainConfig:
     split_seed: int = 0
     depth: int = 5
     fc40: bool = True
+    augment: bool = True  # random rotations by 90° and mirroring of training patches (not in the paper)
     fit: FitConfig = field(default_factory=paper_fit_config)
     init_checkpoint: str | None = None  # fine-tune from this checkpoint instead of N(0, 0.01²)
     share_threshold: float = M.DEFAULT_SHARE_THRESHOLD
@@ -165,11 +166,19 @@ def standardisation(patch_set, max_patches: int = 4096, seed: int = 0) -> dict[s
 
 
 class PatchTensors:
-    """A torch ``Dataset`` over a :class:`PatchSet`: standardised float patches and labels."""
+    """A torch ``Dataset`` over a :class:`PatchSet`: standardised float patches and labels.
 
-    def __init__(self, patch_set, norm: dict[str, float]):
+    ``augment`` applies one of the 8 symmetries of the square (rotations by 90° and
+    a mirror), drawn from torch's generator so seeded runs repeat.  A fibre mat has
+    no preferred orientation, so these are label-preserving; they are not in the
+    paper, which trains 112 patches without augmentation and over-fits (train
+    accuracy 1.0) on our sample.
+    """
+
+    def __init__(self, patch_set, norm: dict[str, float], augment: bool = False):
         self.ps = patch_set
         self.mean, self.std = np.float32(norm["mean"]), np.float32(norm["std"])
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.ps)
@@ -177,8 +186,14 @@ class PatchTensors:
     def __getitem__(self, i: int):
         import torch
 
-        x = (self.ps.as_float(np.array([i]))[0] - self.mean) / self.std
-        return torch.from_numpy(x), int(self.ps.labels[i])
+        x = torch.from_numpy((self.ps.as_float(np.array([i]))[0] - self.mean) / self.std)
+        if self.augment:
+            k = int(torch.randint(8, ()))
+            x = torch.rot90(x, k % 4, (1, 2))
+            if k >= 4:
+                x = torch.flip(x, (2,))
+            x = x.contiguous()
+        return x, int(self.ps.labels[i])
 
 
 def patch_probabilities(model, patches: np.ndarray, scale: float, device, norm: dict[str, float],
@@ -318,7 +333,7 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
         meta.extra.update({"epoch": info["epoch"], "step": info["step"]})
         ctx.run.set_checkpoint(save_checkpoint(ctx.run.checkpoint_path("model"), m.state_dict(), meta))
 
-    result = fit(ctx, model, PatchTensors(train_set, norm), cfg.fit, loss_fn=loss_fn,
+    result = fit(ctx, model, PatchTensors(train_set, norm, augment=cfg.augment), cfg.fit, loss_fn=loss_fn,
                  val_data=PatchTensors(val_set, norm),
                  validate=classification_validate, on_checkpoint=on_checkpoint)
     ctx.progress(0, 1, "evaluating on the test images")

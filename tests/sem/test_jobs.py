@@ -114,3 +114,26 @@ def test_short_training_on_a_small_generated_set_clearly_beats_chance(pool, tmp_
     m = job.result.metrics
     # 8 held-out images × 9 patches; chance is 0.5 for both figures
     assert m["test/auc"] >= 0.75 and m["test/accuracy"] >= 0.65, m
+
+
+def test_augmentation_yields_symmetries_of_the_patch_and_keeps_the_label():
+    import torch
+
+    from studio.sem.patches import PatchSet
+
+    rng = np.random.default_rng(0)
+    patch = rng.integers(0, 255, (1, 128, 128), dtype=np.uint8)
+    ps = PatchSet(patch, 255.0, np.array([1]), np.array([0]), np.array([0]), np.array([0]))
+    plain, label = sem.PatchTensors(ps, {"mean": 0.0, "std": 1.0})[0]
+    symmetries = [torch.rot90(plain, k, (1, 2)) for k in range(4)]
+    symmetries += [torch.flip(s, (2,)) for s in symmetries]
+    torch.manual_seed(0)
+    seen = set()
+    aug = sem.PatchTensors(ps, {"mean": 0.0, "std": 1.0}, augment=True)
+    for _ in range(64):
+        x, y = aug[0]
+        assert y == label == 1
+        matches = [k for k, s in enumerate(symmetries) if torch.equal(x, s)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(8))

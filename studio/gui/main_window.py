@@ -22,6 +22,7 @@ from studio.gui.workbench import Workbench
 from studio.gui.workbenches import WorkbenchSpec, find, registered
 
 MAX_RECENT = 10
+NARROW_WINDOW = 1500  # px; below this the Runs dock starts tabbed with the Jobs dock
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -334,8 +335,20 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def showEvent(self, event: QtGui.QShowEvent) -> None:
         super().showEvent(event)
-        if not self._layout_restored:  # first start: a slim Jobs dock, a Runs dock that leaves room
+        if not self._layout_restored:
             self._layout_restored = True
+            self._first_start_layout()
+            QtCore.QTimer.singleShot(0, self._first_start_layout)  # again once Qt has laid the window out
+
+    def _first_start_layout(self) -> None:
+        """First start: a slim Jobs dock and a Runs dock that leaves the workbench room."""
+        if self.width() < NARROW_WINDOW and self.workbenches:
+            # Laptop screens: the Runs dock shares the bottom area with Jobs (drag it out at will).
+            if self.runs_dock not in self.tabifiedDockWidgets(self.jobs_dock):
+                self.tabifyDockWidget(self.jobs_dock, self.runs_dock)
+                self.jobs_dock.raise_()
+            self.resizeDocks([self.jobs_dock, self.runs_dock], [170, 170], QtCore.Qt.Orientation.Vertical)
+        else:
             self.resizeDocks([self.jobs_dock], [130], QtCore.Qt.Orientation.Vertical)
             self.resizeDocks([self.runs_dock], [330], QtCore.Qt.Orientation.Horizontal)
 

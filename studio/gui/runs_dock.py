@@ -190,7 +190,7 @@ class RunsDock(QtWidgets.QDockWidget):
         bottom_layout.addLayout(metric_row)
         bottom_layout.addWidget(self.plot, 1)
 
-        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical, body)
+        self.splitter = splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical, body)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
         splitter.setStretchFactor(0, 1)
@@ -200,6 +200,9 @@ class RunsDock(QtWidgets.QDockWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
         self.setWidget(body)
+        # Runs list above the plot at the side of the window, beside it at the top or bottom.
+        self.dockLocationChanged.connect(self._follow_dock_area)
+
 
         # ---- engine events ----------------------------------------------------
         self._refresh_timer = QtCore.QTimer(self)
@@ -215,6 +218,10 @@ class RunsDock(QtWidgets.QDockWidget):
         self.refresh()
 
     # ------------------------------------------------------------ public API
+    def _follow_dock_area(self, area: QtCore.Qt.DockWidgetArea) -> None:
+        wide = area in (QtCore.Qt.DockWidgetArea.TopDockWidgetArea, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitter.setOrientation(QtCore.Qt.Orientation.Horizontal if wide else QtCore.Qt.Orientation.Vertical)
+
     def refresh(self) -> None:
         """Re-read the registry; keeps the selection and the plot of unchanged runs."""
         self._refresh_timer.stop()

@@ -130,6 +130,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.actions_by_name["toggle_theme"].setChecked(theme_name(self.services.settings) == "dark")
         self._action("about", "&About Inspection Studio", self.show_about)
         self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "F1")
+        self._action("engine_check", "&Engine check…", self.show_engine_check,
+                     tip="Train a small model on two spirals to check the device, jobs and run history")
         for i, spec in enumerate(registered()[:9]):
             self._action(f"tab_{spec.key}", spec.title, lambda _=False, k=spec.key: self.show_tab(k), f"Ctrl+{i + 1}")
 
@@ -166,6 +168,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a["shortcuts"])
+        help_menu.addAction(a["engine_check"])
         help_menu.addAction(a["about"])
 
     def _update_actions(self) -> None:
@@ -315,6 +318,22 @@ class MainWindow(QtWidgets.QMainWindow):
             "<h3>Inspection Studio</h3><p>Workbenches for spectral unmixing, building segmentation, audio "
             f"enhancement and SEM defect classification on one training engine.</p><table>{rows}</table>"
             f"<p>Run history: {self.services.registry.path}</p>")
+
+    def show_engine_check(self) -> None:
+        """The start page (samples, recent runs, engine check) in a window of its own."""
+        if self.start_page is not None:
+            return
+        from studio.gui.start_page import StartPage
+
+        dialog = QtWidgets.QDialog(self)
+        dialog.setWindowTitle("Engine check")
+        page = StartPage(self.services, dialog)
+        page.reopen_requested.connect(self.reopen_run)
+        page.open_sample_requested.connect(lambda key: (dialog.close(), self.open_sample_for(key)))
+        QtWidgets.QVBoxLayout(dialog).addWidget(page)
+        dialog.resize(1100, 650)
+        dialog.show()
+        self.engine_check_dialog = dialog
 
     def show_shortcuts(self) -> None:
         lines = [f"<tr><td>{a.shortcut().toString(QtGui.QKeySequence.SequenceFormat.NativeText)}</td>"

@@ -141,3 +141,17 @@ def test_window_paints_before_torch_has_loaded(studio_home):
     out = subprocess.run([sys.executable, "-m", "studio"], env=env, capture_output=True, text=True, timeout=120)
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("FIRST_PAINT"))
     assert line.endswith("torch_ready=0"), line
+
+
+def test_engine_check_is_reachable_when_workbenches_exist(qtbot, services, monkeypatch):
+    monkeypatch.setattr(workbenches, "WORKBENCHES", [
+        workbenches.WorkbenchSpec("sem", "SEM Defects", "tests.gui.test_main_window:FakeWorkbench")])
+    w = MainWindow(services)
+    qtbot.addWidget(w)
+    services.mark_torch_ready()
+    assert w.start_page is None
+    w.actions_by_name["engine_check"].trigger()
+    from studio.gui.start_page import StartPage
+
+    (start,) = w.engine_check_dialog.findChildren(StartPage)
+    assert w.engine_check_dialog.isVisible() and start.train_button.isEnabled()

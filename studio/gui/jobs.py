@@ -66,6 +66,7 @@ class Services(QtCore.QObject):
         self.torch_import_seconds: float | None = None
         self._device: str | None = None
         self._session_device: str | None = None
+        self.device_note = ""  # why the device differs from the one asked for
 
     # --------------------------------------------------------------- device
     @property
@@ -93,8 +94,10 @@ class Services(QtCore.QObject):
 
             try:
                 self._device = resolve_device(self.device_preference)
-            except DeviceUnavailable:
+                self.device_note = ""
+            except DeviceUnavailable as exc:
                 self._device = resolve_device("auto")
+                self.device_note = f"{exc}; using {self._device}"
         return self._device
 
     def mark_torch_ready(self) -> None:

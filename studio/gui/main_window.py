@@ -294,6 +294,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.device_label.setText(f"Device: {describe_device(device)}")
         self.device_label.setToolTip(f"Jobs run on {device}. Change it in File ▸ Settings.")
+        if self.services.device_note:
+            self.statusBar().showMessage(f"Device: {self.services.device_note}.", 15000)
 
     # -------------------------------------------------------------- about
     def versions(self) -> dict[str, str]:

@@ -155,3 +155,12 @@ def test_engine_check_is_reachable_when_workbenches_exist(qtbot, services, monke
 
     (start,) = w.engine_check_dialog.findChildren(StartPage)
     assert w.engine_check_dialog.isVisible() and start.train_button.isEnabled()
+
+
+def test_unavailable_device_falls_back_with_a_message(qtbot, services, no_workbenches):
+    services.set_session_device("cuda:3")
+    w = MainWindow(services)
+    qtbot.addWidget(w)
+    services.mark_torch_ready()
+    assert services.device() == "cpu"
+    assert "not available" in w.statusBar().currentMessage() and "using cpu" in w.statusBar().currentMessage()

@@ -131,8 +131,3 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu") -> tuple[dict,
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{weights}: not a safetensors file ({exc})") from None
     return tensors, meta
-
-
-def checkpoint_exists(path: str | os.PathLike) -> bool:
-    weights, sidecar = _paths(path)
-    return weights.is_file() and sidecar.is_file()

@@ -151,19 +151,7 @@ class Job:
         """Block until the job has finished; True if it did within ``timeout``."""
         return self._finished.wait(timeout)
 
-    def result_or_raise(self) -> Any:
-        self.wait()
-        if self.status == FAILED:
-            raise RuntimeError(self.error)
-        if self.status == CANCELLED:
-            raise Cancelled(self.name)
-        return self.result
-
     # ----------------------------------------------------------------- derived
-    @property
-    def finished_ok(self) -> bool:
-        return self.status == DONE
-
     def elapsed(self) -> float:
         if self.started is None:
             return 0.0

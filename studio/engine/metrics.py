@@ -5,7 +5,7 @@ No Qt and no torch here: these run in the GUI thread on plain Python floats.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Sequence
 
 
 def debiased_ema(values: Sequence[float], weight: float = 0.6) -> list[float]:
@@ -30,14 +30,3 @@ def debiased_ema(values: Sequence[float], weight: float = 0.6) -> list[float]:
         n += 1
         out.append(last / (1.0 - weight**n) if weight > 0 else x)
     return out
-
-
-def running_mean(values: Iterable[float]) -> float:
-    """Mean of finite values; NaN when there are none."""
-    total = 0.0
-    n = 0
-    for v in values:
-        if math.isfinite(v):
-            total += v
-            n += 1
-    return total / n if n else math.nan

@@ -324,7 +324,7 @@ def fit(
         ctx.metric(p + name, value, step, epoch)
 
     def run_validation(epoch_float: float) -> bool:
-        nonlocal best_value, best_epoch, bad_validations, last_metrics
+        nonlocal best_value, best_epoch, bad_validations
         if cfg.recalibrate_bn:
             recalibrate_batchnorm(model, loader, cfg.recalibrate_batches)
         model.eval()

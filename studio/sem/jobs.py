@@ -35,7 +35,7 @@ from studio.engine.training import FitConfig, classification_validate, fit
 from studio.sem import metrics as M
 from studio.sem.io import DatasetError, ImageLoadError, SemDataset, load_dataset, read_image
 from studio.sem.models import MODEL_KIND, build_model
-from studio.sem.patches import PATCH_SIZE, build_patch_set, extract_patches, patch_grid, stratified_split
+from studio.sem.patches import PATCH_SIZE, build_patch_set, extract_patches, stratified_split
 
 WORKBENCH = "sem"
 PAPER_ITERATIONS = 300
@@ -455,11 +455,6 @@ def predict_sem(ctx, cfg: SemPredictConfig) -> SemPredictions:
         out.append(pred)
     ctx.progress(len(cfg.images), len(cfg.images), "done")
     return SemPredictions(images=out, class_names=meta.class_names, share_threshold=share)
-
-
-def patch_grid_of(image: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """The (row, col, y0, x0) grid drawn over an image in the workbench."""
-    return patch_grid(image.shape[0], image.shape[1], PATCH_SIZE)
 
 
 def predictions_csv(predictions: SemPredictions, target) -> int:

@@ -91,8 +91,9 @@ def test_points_of_a_running_run_arrive_live(qtbot, services, dock):
     assert dock.metric_combo.currentText() == "train/loss"
     key = dock.series_key(run_id)
     assert key in dock.plot.series_keys()
+    # registry points plus the streamed ones not yet written (queued events may still be in flight)
+    qtbot.waitUntil(lambda: len(dock.plot.series_data(key)["step"]) >= 5, timeout=2000)
     n0 = len(dock.plot.series_data(key)["step"])
-    assert n0 >= 5  # registry points plus the streamed ones not yet written
 
     qtbot.waitUntil(lambda: len(dock.plot.series_data(key)["step"]) >= n0 + 10, timeout=5000)
     assert job.status == "running"

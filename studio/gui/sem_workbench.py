@@ -37,12 +37,11 @@ import dataclasses
 import json
 import math
 import os
-import re
 import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -55,7 +54,7 @@ from studio.gui.image_view import ImageOverlayView, to_uint8
 from studio.gui.jobs import Services
 from studio.gui.live_curve import LiveCurvePlot
 from studio.gui.settings_dialog import data_folder
-from studio.gui.workbench import Workbench
+from studio.gui.workbench import ERROR_COLOUR, Workbench, breakable, preview_main
 from studio.sem import metrics as M
 from studio.sem.io import SUPPORTED_EXTENSIONS, ImageLoadError, LoadProblem, SemDataset, read_image
 from studio.sem.patches import PATCH_SIZE
@@ -75,7 +74,6 @@ ROLE_KIND = QtCore.Qt.ItemDataRole.UserRole + 1
 UNLABELLED = "Unlabelled"
 CLASS_COLOURS = ("#43a047", "#fb8c00", "#1e88e5", "#8e24aa", "#00897b", "#6d4c41", "#d81b60")
 UNLABELLED_COLOUR = "#9e9e9e"
-ERROR_COLOUR = "#e53935"
 DEFECT_RGB = (198, 40, 40)
 OK_RGB = (46, 125, 50)
 
@@ -129,11 +127,6 @@ def _pct(value: Any, digits: int = 1) -> str:
     return "–" if not math.isfinite(v) else f"{100 * v:.{digits}f} %"
 
 
-def _breakable(text: str) -> str:
-    """Let a word-wrapped label break long paths and names (zero-width spaces after - _ / \\ .)."""
-    return re.sub(r"([-_/\\.])(?=\S)", "\\1\u200b", text)
-
-
 def _qimage_gray(u8: np.ndarray) -> QtGui.QImage:
     h, w = u8.shape
     return QtGui.QImage(np.ascontiguousarray(u8).data, w, h, w, QtGui.QImage.Format.Format_Grayscale8).copy()
@@ -172,6 +165,7 @@ class _ThumbList(QtWidgets.QListWidget):
 class SemWorkbench(Workbench):
     key = "sem"
     title = "SEM Defects"
+    quiet_roles = ("predict",)
 
     #: What "Open sample" generates (the paper's 75 HNF + 85 NHNF images of 1024²);
     #: tests shrink it.
@@ -198,7 +192,6 @@ class SemWorkbench(Workbench):
         self.train_job: Job | None = None
         self.load_job: Job | None = None
         self.predict_job: Job | None = None
-        self._active: dict[int, tuple[Job, str, Callable[[Job], None] | None]] = {}
         self._pending_auto: str | None = None
         self._misclassified: set[str] = set()
         self._relocated: dict[str, str] = {}  # old -> new paths after the sample was copied
@@ -236,14 +229,11 @@ class SemWorkbench(Workbench):
             sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
 
-        bridge = services.bridge
-        bridge.event.connect(self._on_event)
-        bridge.metric.connect(self._on_metric)
-        bridge.job_finished.connect(self._on_job_finished)
+        services.bridge.metric.connect(self._on_metric)
         self._update_model_label()
         self._update_verdict()
-        self._update_buttons()
-        self._set_status("Waiting for torch to load…" if not services.is_torch_ready else "Ready.")
+        self.update_buttons()
+        self.set_status("Waiting for torch to load…" if not services.is_torch_ready else "Ready.")
 
     # =================================================================== building
     def _build_left(self) -> QtWidgets.QWidget:
@@ -304,7 +294,7 @@ class SemWorkbench(Workbench):
         self.thumb_list.setToolTip("Click to show an image; select several and press Evaluate to classify them. "
                                    "Right-click to move an image to another class; drop images here to add them.")
         self.thumb_list.currentItemChanged.connect(self._current_item_changed)
-        self.thumb_list.itemSelectionChanged.connect(self._update_buttons)
+        self.thumb_list.itemSelectionChanged.connect(self.update_buttons)
         self.thumb_list.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.CustomContextMenu)
         self.thumb_list.customContextMenuRequested.connect(self._thumb_menu)
         self.thumb_list.files_dropped.connect(self._on_files_dropped)
@@ -447,19 +437,7 @@ class SemWorkbench(Workbench):
         for b in (self.train_button, self.evaluate_button, self.retrain_button, self.stop_button):
             brow.addWidget(b)
         al.addLayout(brow)
-        self.progress_bar = QtWidgets.QProgressBar()
-        self.progress_bar.setMaximumHeight(14)
-        self.progress_bar.setTextVisible(False)
-        self.progress_bar.setVisible(False)
-        al.addWidget(self.progress_bar)
-        self.status_label = QtWidgets.QLabel()
-        self.status_label.setWordWrap(True)
-        al.addWidget(self.status_label)
-        self.message_label = QtWidgets.QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message_label.setVisible(False)
-        al.addWidget(self.message_label)
+        al.addWidget(self.status_widgets())
 
         panel = QtWidgets.QWidget()
         pl = QtWidgets.QVBoxLayout(panel)
@@ -634,14 +612,11 @@ class SemWorkbench(Workbench):
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:
-        self._update_buttons()
+        self.update_buttons()
         if not self._active:
-            self._set_status(f"Ready on {self.services.device()}.")
+            self.set_status(f"Ready on {self.services.device()}.")
         if self.model_checkpoint and self.shown_path:
             self._maybe_auto_classify()
-
-    def is_busy(self) -> bool:
-        return bool(self._active)
 
     def open_paths(self, paths: list[str]) -> None:
         datasets = [p for p in paths if os.path.isdir(p) or p.lower().endswith(".csv")]
@@ -743,10 +718,10 @@ class SemWorkbench(Workbench):
         if self.load_job is not None and self.load_job.status in ("queued", "running"):
             self.load_job.cancel()
         self.show_message("")
-        job = self._submit(load_dataset_job, options, name=f"Open SEM dataset: {label}", kind="task",
+        job = self.submit(load_dataset_job, options, name=f"Open SEM dataset: {label}", kind="task",
                            role="load", on_done=lambda j, s=is_sample, o=options: self._dataset_loaded(j, s, o))
         self.load_job = job
-        self._set_status(f"Opening {label}…")
+        self.set_status(f"Opening {label}…")
         return job
 
     def _dataset_loaded(self, job: Job, is_sample: bool, options: dict[str, Any]) -> None:
@@ -769,7 +744,7 @@ class SemWorkbench(Workbench):
             first = self.thumb_list.item(0)
             if first is not None:
                 self.thumb_list.setCurrentItem(first)
-        self._set_status(f"Opened {self.dataset_source}.")
+        self.set_status(f"Opened {self.dataset_source}.")
         if self.model_meta is not None and list(self.model_meta.class_names) != list(ds.class_names):
             self.show_message(f"The current model knows the classes {self.model_meta.class_names}; this dataset has "
                               f"{ds.class_names}. Train a new model (Retrain ▸ from scratch).", "warning")
@@ -786,7 +761,7 @@ class SemWorkbench(Workbench):
         kind = "Sample (synthetic, cached)" if self.dataset_is_sample else ("CSV" if ds.source == "csv" else "Folder")
         counts = " · ".join(f"<b>{name}</b> {n}" for name, n in ds.class_counts().items())
         loose = f" · <b>{UNLABELLED}</b> {len(self.loose)}" if self.loose else ""
-        self.summary_label.setText(f"{kind}: {_breakable(Path(self.dataset_source or ds.root).name)}<br>"
+        self.summary_label.setText(f"{kind}: {breakable(Path(self.dataset_source or ds.root).name)}<br>"
                                    f"{counts}{loose}<br><small>{ds.summary()}</small>")
         self.summary_label.setToolTip(f"{self.dataset_source}\n{ds.summary()}")
 
@@ -824,7 +799,7 @@ class SemWorkbench(Workbench):
         self._queue_thumbs(added)
         if added:
             self.thumb_list.setCurrentItem(self.items[added[0]])
-            self._set_status(f"Opened {len(added)} image(s) to classify.")
+            self.set_status(f"Opened {len(added)} image(s) to classify.")
         return added
 
     # -------------------------------------------------------------------- thumbnails
@@ -1017,7 +992,7 @@ class SemWorkbench(Workbench):
         self.view.set_image(image)
         h, w = image.shape
         rows, cols = h // PATCH_SIZE, w // PATCH_SIZE
-        self.title_label.setText(f"<b>{_breakable(Path(path).name)}</b> — {self._class_of(path)} · {w}×{h} px · "
+        self.title_label.setText(f"<b>{breakable(Path(path).name)}</b> — {self._class_of(path)} · {w}×{h} px · "
                                  f"{rows}×{cols} patches of {PATCH_SIZE}²")
         self.title_label.setToolTip(path)
         if path in self.items and self.thumb_list.currentItem() is not self.items[path]:
@@ -1025,7 +1000,7 @@ class SemWorkbench(Workbench):
             self.thumb_list.setCurrentItem(self.items[path])
             self.thumb_list.blockSignals(False)
         self._apply_prediction()
-        self._update_buttons()
+        self.update_buttons()
         self._maybe_auto_classify()
         return True
 
@@ -1093,7 +1068,7 @@ class SemWorkbench(Workbench):
                 bg, fg = ("#%02x%02x%02x" % (DEFECT_RGB if verdict[0] else OK_RGB)), "white"
             elif self.model_checkpoint is None:
                 text, bg, fg = "No model yet: train one (Train) or reopen a run from the Runs dock.", None, None
-            elif self._job_running("predict"):
+            elif self.job_running("predict"):
                 text, bg, fg = "Classifying…", None, None
             else:
                 text, bg, fg = "Not classified yet: press Evaluate.", None, None
@@ -1124,7 +1099,7 @@ class SemWorkbench(Workbench):
         self.iterations_radio.setChecked(True)
         self.length_spin.setValue(PAPER_ITERATIONS)
         self.augment_check.setChecked(False)
-        self._set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum, "
+        self.set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum, "
                          "no augmentation.")
 
     def _length_mode_changed(self, iterations: bool) -> None:
@@ -1203,7 +1178,7 @@ class SemWorkbench(Workbench):
         if self.dataset is None or not self.dataset_source:
             self.show_message("Open a dataset first (a folder, a CSV or the sample).", "warning")
             return None
-        if self._job_running("train"):
+        if self.job_running("train"):
             self.show_message("A training is already running; Stop it first.", "warning")
             return None
         try:
@@ -1218,12 +1193,12 @@ class SemWorkbench(Workbench):
         self.curve.clear()
         from studio.sem.jobs import train_sem
 
-        job = self._submit(train_sem, cfg,
+        job = self.submit(train_sem, cfg,
                            name=f"{what} SEM {name}", kind="train", role="train", on_done=self._training_done,
                            run=RunSpec(self.key, name, cfg.to_dict(), parent_id=parent_id))
         self.train_job = job
         run = f" as run #{job.run.id}" if job.run is not None else ""
-        self._set_status(f"{what}ing {name} on {job.device}{run}…")
+        self.set_status(f"{what}ing {name} on {job.device}{run}…")
         return job
 
     def retrain(self, from_checkpoint: bool = True) -> Job | None:
@@ -1254,7 +1229,7 @@ class SemWorkbench(Workbench):
         self._set_model(checkpoint, run, None, evaluation)
         m = result.metrics
         rid = f"Run #{run.id}" if run is not None else "Training"
-        self._set_status(f"{rid} done in {job.elapsed():.1f} s on {job.device}: test accuracy "
+        self.set_status(f"{rid} done in {job.elapsed():.1f} s on {job.device}: test accuracy "
                          f"{_pct(m.get('test/accuracy'))}, AUC {m.get('test/auc', float('nan')):.3f}, image "
                          f"accuracy {_pct(m.get('test/image_accuracy'))}.")
         self._maybe_auto_classify()
@@ -1304,7 +1279,7 @@ class SemWorkbench(Workbench):
             evaluation.setdefault("class_names", list(meta.class_names))
         self._show_evaluation(evaluation)
         self._update_model_label()
-        self._update_buttons()
+        self.update_buttons()
 
     def _update_model_label(self) -> None:
         if self.model_checkpoint is None:
@@ -1345,7 +1320,7 @@ class SemWorkbench(Workbench):
             if not auto:
                 self.show_message("Select or open images to classify.", "warning")
             return None
-        if self._job_running("predict"):
+        if self.job_running("predict"):
             self._pending_auto = paths[0] if auto else None
             return None
         from studio.sem.jobs import SemPredictConfig, predict_sem
@@ -1353,11 +1328,11 @@ class SemWorkbench(Workbench):
         cfg = SemPredictConfig(model=self.model_checkpoint, images=paths, crop_bottom=self.crop_spin.value(),
                                patch_threshold=PATCH_THRESHOLD, share_threshold=self.share_threshold)
         label = Path(paths[0]).name if len(paths) == 1 else f"{len(paths)} images"
-        job = self._submit(predict_sem, cfg, name=f"Classify {label}", kind="task", role="predict",
+        job = self.submit(predict_sem, cfg, name=f"Classify {label}", kind="task", role="predict",
                            on_done=self._predictions_done)
         self.predict_job = job
         if not auto:
-            self._set_status(f"Classifying {label}…")
+            self.set_status(f"Classifying {label}…")
         self._update_verdict()
         return job
 
@@ -1382,9 +1357,9 @@ class SemWorkbench(Workbench):
         if n > 1:
             ok = [p for p in job.result.images if not p.error]
             defective = sum(1 for p in ok if self._verdict_of(p.path)[0])
-            self._set_status(f"Classified {n} images: {defective} defective, {len(ok) - defective} homogeneous.")
+            self.set_status(f"Classified {n} images: {defective} defective, {len(ok) - defective} homogeneous.")
         else:
-            self._set_status("Ready.")
+            self.set_status("Ready.")
         if self.shown_path in {p.path for p in job.result.images}:
             self._apply_prediction()
         else:
@@ -1509,80 +1484,17 @@ class SemWorkbench(Workbench):
             self.show_image(path)
 
     # ===================================================================== jobs
-    def _submit(self, fn, cfg, *, name: str, kind: str, role: str, on_done=None, run: RunSpec | None = None) -> Job:
-        job = self.services.submit(fn, cfg, name=name, workbench=self.key, kind=kind, run=run)
-        self._active[job.id] = (job, role, on_done)
-        self.progress_bar.setVisible(True)
-        self.progress_bar.setRange(0, 0)
-        self._update_buttons()
-        return job
-
-    def _job_running(self, role: str) -> bool:
-        return any(r == role for _, r, _ in self._active.values())
-
-    def active_jobs(self) -> list[Job]:
-        return [j for j, _, _ in self._active.values()]
-
-    def stop(self) -> None:
-        """Cancel this workbench's running jobs (training, loading, inference)."""
-        for job in self.active_jobs():
-            job.cancel()
-        if self._active:
-            self._set_status("Stopping…")
-
-    def _on_event(self, ev) -> None:
-        entry = self._active.get(ev.job.id)
-        if entry is None or entry[0] is not ev.job or ev.kind != "progress":
-            return
-        done, total = ev.data.get("done", 0), ev.data.get("total", 0)
-        if total and total > 0:
-            self.progress_bar.setRange(0, 1000)
-            self.progress_bar.setValue(int(1000 * min(1.0, done / total)))
-        message = ev.data.get("message")
-        if message and entry[1] != "predict":
-            self._set_status(f"{ev.job.name}: {message}")
-
     def _on_metric(self, job, name, value, step, epoch, wall) -> None:
         if job is self.train_job and name in CURVE_KEYS:
             self.curve.add_point(name, step, value, epoch, wall)
 
-    def _on_job_finished(self, job: Job) -> None:
-        entry = self._active.pop(job.id, None)
-        if entry is None or entry[0] is not job:
-            return
-        _, role, on_done = entry
-        if not self._active:
-            self.progress_bar.setVisible(False)
-        if job.status == "done":
-            if on_done is not None:
-                try:
-                    on_done(job)
-                except Exception as exc:  # noqa: BLE001 - a display problem must not take the app down
-                    import traceback
-
-                    traceback.print_exc()
-                    self.show_message(f"{job.name}: could not show the result ({type(exc).__name__}: {exc})",
-                                      "error")
-        elif job.status == "cancelled":
-            extra = " Its last checkpoint is kept in the run's folder." if role == "train" and job.run else ""
-            self._set_status(f"{job.name}: cancelled.{extra}")
-            if role == "predict":
-                self._update_verdict()
-        else:
-            hint = "" if job.user_error else " (details in the Jobs dock)"
-            self.show_message(f"{job.name} failed: {job.error}{hint}", "error")
-            self._set_status(f"{job.name} failed.")
-            if role == "predict":
-                self._update_verdict()
+    def job_ended(self, job: Job, role: str) -> None:
+        if role == "predict" and job.status != "done":
+            self._update_verdict()
         if role == "train":
             self.curve.flush()
-        self._update_buttons()
 
     # ============================================================ relabel / add images
-    def confirm(self, title: str, text: str) -> bool:
-        answer = QtWidgets.QMessageBox.question(self, title, text)
-        return answer == QtWidgets.QMessageBox.StandardButton.Yes
-
     def ask_folder(self, title: str, start: str) -> str:
         return QtWidgets.QFileDialog.getExistingDirectory(self, title, start)
 
@@ -1607,7 +1519,7 @@ class SemWorkbench(Workbench):
                               f"This dataset is a CSV list ({self.dataset_source}); change its labels in the CSV and "
                               "open it again.", "warning")
             return False
-        if self._job_running("load"):
+        if self.job_running("load"):
             self.show_message("Wait until the dataset has loaded.", "warning")
             return False
         return True
@@ -1814,7 +1726,7 @@ class SemWorkbench(Workbench):
             self.open_paths(rest)
         if not images:
             return
-        if self.dataset is not None and self.dataset.source == "folder" and not self._job_running("load"):
+        if self.dataset is not None and self.dataset.source == "folder" and not self.job_running("load"):
             choice = self.ask_class(images)
             if choice is None:
                 return
@@ -1833,7 +1745,7 @@ class SemWorkbench(Workbench):
         menu = QtWidgets.QMenu(self)
         classify = menu.addAction(f"Classify {len(paths)} image(s)", lambda: self.evaluate(paths))
         classify.setEnabled(self.model_checkpoint is not None and self.services.is_torch_ready
-                            and not self._job_running("predict"))
+                            and not self.job_running("predict"))
         in_dataset = [p for p in paths if p in self._index]
         if self.dataset is not None and in_dataset:
             sub = menu.addMenu("Move to class")
@@ -1911,35 +1823,15 @@ class SemWorkbench(Workbench):
             self.show_message(str(exc), "warning")
             return False
         self._remember_folder(path)
-        self._set_status(f"Exported {path}")
+        self.set_status(f"Exported {path}")
         return True
 
     # ===================================================================== misc UI
-    def _set_status(self, text: str) -> None:
-        self.status_label.setText(_breakable(text))
-        self.status_label.setToolTip(text)
-
-    def message_text(self) -> str:
-        """The message shown under the buttons, as given (the label itself holds break hints)."""
-        return self.message_label.toolTip()
-
-    def status_text(self) -> str:
-        return self.status_label.toolTip()
-
-    def show_message(self, text: str, level: str = "info") -> None:
-        """A non-modal message under the buttons (red for errors); empty text hides it."""
-        self.message_label.setText(_breakable(text))
-        self.message_label.setToolTip(text)
-        self.message_label.setVisible(bool(text))
-        colour = {"error": ERROR_COLOUR, "warning": "#f39c12"}.get(level)
-        self.message_label.setStyleSheet(f"color: {colour};" if colour else "")
-        self.message_label.setProperty("level", level)
-
-    def _update_buttons(self) -> None:
+    def update_buttons(self) -> None:
         ready = self.services.is_torch_ready
-        training = self._job_running("train")
-        loading = self._job_running("load")
-        predicting = self._job_running("predict")
+        training = self.job_running("train")
+        loading = self.job_running("load")
+        predicting = self.job_running("predict")
         has_model = self.model_checkpoint is not None
         self.train_button.setEnabled(ready and self.dataset is not None and not training and not loading)
         self.retrain_button.setEnabled(ready and self.dataset is not None and has_model and not training
@@ -1956,47 +1848,7 @@ class SemWorkbench(Workbench):
 # ------------------------------------------------------------------------ preview
 def main(argv: list[str] | None = None) -> int:
     """``python -m studio.gui.sem_workbench [PATH…]``: just this workbench in a window."""
-    argv = sys.argv[1:] if argv is None else argv
-    from studio.engine import JobPool, RunRegistry
-    from studio.gui.app import settings_for_home, start_torch_import
-    from studio.gui.settings_dialog import theme_name
-    from studio.gui.theme import apply_theme
-
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    app.setApplicationName("Inspection Studio")
-    settings = settings_for_home()
-    apply_theme(app, theme_name(settings))
-    registry = RunRegistry()
-    pool = JobPool(registry)
-    services = Services(registry, pool, settings)
-    class Window(QtWidgets.QMainWindow):  # drops go to the workbench, as in the main window
-        def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
-            if event.mimeData().hasUrls():
-                event.acceptProposedAction()
-
-        def dropEvent(self, event: QtGui.QDropEvent) -> None:
-            paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-            if paths:
-                event.acceptProposedAction()
-                bench.open_paths(paths)
-
-    window = Window()
-    window.setAcceptDrops(True)
-    window.setWindowTitle("Inspection Studio — SEM Defects")
-    bench = SemWorkbench(services, window)
-    window.setCentralWidget(bench)
-    device = QtWidgets.QLabel("Device: loading torch…")
-    window.statusBar().addPermanentWidget(device)
-    services.device_changed.connect(lambda d: device.setText(f"Device: {d}"))
-    window.resize(1500, 900)
-    window.show()
-    start_torch_import(services)
-    if argv:
-        bench.open_paths(argv)
-    try:
-        return app.exec()
-    finally:
-        pool.shutdown(cancel=True, wait=True)
+    return preview_main(SemWorkbench, argv)
 
 
 if __name__ == "__main__":

@@ -270,12 +270,13 @@ def _fit_moment_net(ctx, X: np.ndarray, targets: np.ndarray, epochs: int, batch_
 
 
 def train_moment_nets(ctx, dataset_train, cfg: MomentTrainConfig | None = None,
-                      checkpoint_dir: str | Path | None = None) -> "GPAugmenter":
+                      checkpoint_dir: str | Path | None = None, stage: str = "") -> "GPAugmenter":
     """Train N_m then N_k on the moments of ``dataset_train`` (section 3.2) with the engine's ``fit``.
 
     ``checkpoint_dir``: where ``mean_net``/``cov_net`` checkpoints are written every
     ``checkpoint_every`` epochs during training (the complete augmenter is saved by
     the caller with :meth:`GPAugmenter.save` once both networks are trained).
+    Losses are streamed as ``{stage}N_m/train/loss`` and ``{stage}N_k/train/loss``.
     """
     cfg = cfg or MomentTrainConfig()
     mean_epochs, cov_epochs = cfg.scaled_epochs()
@@ -296,11 +297,11 @@ def train_moment_nets(ctx, dataset_train, cfg: MomentTrainConfig | None = None,
     ctx.log(f"N_m: {G * L} points, {mean_epochs} epochs")
     mean_net, mean_info, _ = _fit_moment_net(
         ctx, mean_net_inputs(A_groups, L), mean_map.forward(means.reshape(-1)), mean_epochs, cfg.mean_batch_size,
-        cfg, "N_m/", folder / "mean_net" if folder else None, {"role": "mean", "mapping": mean_map.to_dict()})
+        cfg, stage + "N_m/", folder / "mean_net" if folder else None, {"role": "mean", "mapping": mean_map.to_dict()})
     ctx.log(f"N_k: {len(cov_values)} points, {cov_epochs} epochs")
     cov_net, cov_info, _ = _fit_moment_net(
         ctx, cov_net_inputs(A_groups, L, cfg.cov_triangle), cov_map.forward(cov_values), cov_epochs,
-        cfg.cov_batch_size, cfg, "N_k/", folder / "cov_net" if folder else None,
+        cfg.cov_batch_size, cfg, stage + "N_k/", folder / "cov_net" if folder else None,
         {"role": "cov", "mapping": cov_map.to_dict(), "triangle": cfg.cov_triangle})
     return GPAugmenter(mean_net, cov_net, mean_map, cov_map, bands=L,
                        materials=list(dataset_train.materials),

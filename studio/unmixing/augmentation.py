@@ -52,7 +52,8 @@ import numpy as np
 
 __all__ = [
     "AUGMENTER_KIND", "STRATEGIES", "group_moments", "transformed_indices", "cov_index_pairs", "mean_net_inputs",
-    "cov_net_inputs", "TargetMapping", "nearest_psd", "TensorBatches", "MomentTrainConfig", "train_moment_nets",
+    "cov_net_inputs", "TargetMapping", "nearest_psd", "StageContext", "TensorBatches", "MomentTrainConfig",
+    "train_moment_nets",
     "GPAugmenter", "augmentation_grid",
 ]
 
@@ -116,7 +117,8 @@ def cov_net_inputs(A_groups: np.ndarray, L: int, triangle: bool = False) -> np.n
     l1 = ((lam1[i, j] - 2) / scale1).astype(np.float32)
     l2 = ((lam2[i, j] - 1) / scale2).astype(np.float32)
     G = len(A)
-    return np.concatenate([np.repeat(A, len(i), axis=0), np.tile(l1, G)[:, None], np.tile(l2, G)[:, None]], axis=1)
+    return np.concatenate([np.repeat(A, len(i), axis=0), np.tile(l1, G)[:, None], np.tile(l2, G)[:, None]],
+                          axis=1)
 
 
 @dataclass
@@ -197,6 +199,21 @@ class TensorBatches:
 
 
 # ------------------------------------------------------------------- training
+class StageContext:
+    """A job context for one stage of a longer job: progress maps into [lo, hi] of the whole."""
+
+    def __init__(self, ctx, lo: float, hi: float, label: str):
+        self._ctx, self._lo, self._hi, self._label = ctx, lo, hi, label
+
+    def progress(self, done: float, total: float, message: str = "") -> None:
+        frac = min(1.0, done / total) if total else 1.0
+        label = f"{self._label}: {message}" if self._label and message else (message or self._label)
+        self._ctx.progress(int(1000 * (self._lo + (self._hi - self._lo) * frac)), 1000, label)
+
+    def __getattr__(self, name):  # metric, log, check, device, run, set_final_metrics, cancelled
+        return getattr(self._ctx, name)
+
+
 @dataclass
 class MomentTrainConfig:
     """Section 4's set-up of N_m and N_k; epochs per dataset are in :mod:`studio.unmixing.jobs`."""
@@ -294,14 +311,16 @@ def train_moment_nets(ctx, dataset_train, cfg: MomentTrainConfig | None = None,
     cov_map = TargetMapping.fit(cov_values, cfg.margin)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
 
+    work_m, work_k = G * L * mean_epochs, len(cov_values) * cov_epochs
+    split = work_m / (work_m + work_k)  # progress: N_m then N_k, by points × epochs
     ctx.log(f"N_m: {G * L} points, {mean_epochs} epochs")
     mean_net, mean_info, _ = _fit_moment_net(
-        ctx, mean_net_inputs(A_groups, L), mean_map.forward(means.reshape(-1)), mean_epochs, cfg.mean_batch_size,
-        cfg, stage + "N_m/", folder / "mean_net" if folder else None, {"role": "mean", "mapping": mean_map.to_dict()})
+        StageContext(ctx, 0.0, split, ""), mean_net_inputs(A_groups, L), mean_map.forward(means.reshape(-1)),
+        mean_epochs, cfg.mean_batch_size, cfg, stage + "N_m/", folder / "mean_net" if folder else None, {"role": "mean", "mapping": mean_map.to_dict()})
     ctx.log(f"N_k: {len(cov_values)} points, {cov_epochs} epochs")
     cov_net, cov_info, _ = _fit_moment_net(
-        ctx, cov_net_inputs(A_groups, L, cfg.cov_triangle), cov_map.forward(cov_values), cov_epochs,
-        cfg.cov_batch_size, cfg, stage + "N_k/", folder / "cov_net" if folder else None,
+        StageContext(ctx, split, 1.0, ""), cov_net_inputs(A_groups, L, cfg.cov_triangle),
+        cov_map.forward(cov_values), cov_epochs, cfg.cov_batch_size, cfg, stage + "N_k/", folder / "cov_net" if folder else None,
         {"role": "cov", "mapping": cov_map.to_dict(), "triangle": cfg.cov_triangle})
     return GPAugmenter(mean_net, cov_net, mean_map, cov_map, bands=L,
                        materials=list(dataset_train.materials),

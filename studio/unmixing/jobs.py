@@ -45,7 +45,8 @@ from studio.engine.checkpoints import CheckpointError, CheckpointMeta, load_chec
 from studio.engine.jobs import UserError
 from studio.engine.training import FitConfig, fit
 from studio.unmixing.augmentation import (
-    STRATEGIES, GPAugmenter, MomentTrainConfig, TensorBatches, augmentation_grid, train_moment_nets,
+    STRATEGIES, GPAugmenter, MomentTrainConfig, StageContext, TensorBatches, augmentation_grid,
+    train_moment_nets,
 )
 from studio.unmixing.io import SpectraInputError, SpectralDataset
 from studio.unmixing.models import CNN_KIND, UnmixingCNN1D
@@ -132,21 +133,6 @@ def split_dataset(dataset: SpectralDataset, split: str = "auto") -> tuple[Spectr
     return dataset.subset(mask), dataset.subset(~mask), rule
 
 
-class StageContext:
-    """A job context for one stage of a longer job: progress maps into [lo, hi] of the whole."""
-
-    def __init__(self, ctx, lo: float, hi: float, label: str):
-        self._ctx, self._lo, self._hi, self._label = ctx, lo, hi, label
-
-    def progress(self, done: float, total: float, message: str = "") -> None:
-        frac = min(1.0, done / total) if total else 1.0
-        label = f"{self._label}: {message}" if self._label and message else (message or self._label)
-        self._ctx.progress(int(1000 * (self._lo + (self._hi - self._lo) * frac)), 1000, label)
-
-    def __getattr__(self, name):  # metric, log, check, device, run, set_final_metrics, cancelled
-        return getattr(self._ctx, name)
-
-
 # ------------------------------------------------------------------- the CNN
 @dataclass
 class CnnFitSettings:
@@ -212,7 +198,8 @@ def fit_cnn(ctx, train: SpectralDataset, epochs: int, settings: CnnFitSettings |
     return model.eval(), norm, result
 
 
-def predict_abundances(model, spectra: np.ndarray, norm: dict[str, Any], ctx=None, batch_size: int = 4096) -> np.ndarray:
+def predict_abundances(model, spectra: np.ndarray, norm: dict[str, Any], ctx=None,
+                       batch_size: int = 4096) -> np.ndarray:
     """Abundances ``(N, P)`` from the CNN, in eval mode and batches."""
     import torch
 
@@ -604,7 +591,7 @@ def evaluate_dataset(ctx, name: str, cfg: EvaluateConfig, folder: Path | None = 
 
     def sub(label: str) -> StageContext:
         i = next(stage)
-        return StageContext(ctx, i / n_stages, (i + 1) / n_stages, f"{key}: {label}")
+        return StageContext(ctx, i / n_stages, (i + 1) / n_stages, label)
 
     # Table 2: model-based unmixing with the training set's pure spectra
     s = sub("FCLS / ELMM")

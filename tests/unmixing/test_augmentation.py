@@ -16,10 +16,10 @@ class Ctx:
     def __init__(self):
         import torch
 
-        self.device, self.run, self.metrics = torch.device("cpu"), None, {}
+        self.device, self.run, self.metrics, self.fractions = torch.device("cpu"), None, {}, []
 
-    def progress(self, *a, **k):
-        pass
+    def progress(self, done, total, message=""):
+        self.fractions.append(done / total)
 
     def metric(self, name, value, step, epoch=None):
         self.metrics.setdefault(name, []).append(value)
@@ -125,6 +125,7 @@ def test_training_lowers_the_loss_of_n_m(trained):
     # eq. 11's minimum is the entropy of the soft targets; the network must get closer to it
     assert aug.info["mean"]["final_epoch_loss"] == pytest.approx(losses[-1])
     assert "N_k/train/epoch_loss" in ctx.metrics
+    assert np.all(np.diff(ctx.fractions) >= 0) and ctx.fractions[-1] == 1.0  # N_m then N_k, one progress bar
 
 
 def test_generation_mean_returns_means_and_normal_spreads(trained, tmp_path):

@@ -264,6 +264,87 @@ def cmd_sem(args) -> int:
     return EXIT_USAGE
 
 
+def cmd_unmix(args) -> int:
+    import numpy as np
+
+    from studio.engine import RunSpec
+    from studio.unmixing import jobs as um
+
+    def fail(job) -> None:
+        if job.error and not args.json:
+            print(f"studio-cli: {job.error}", file=sys.stderr)
+
+    if args.unmix_cmd in ("fcls", "elmm"):
+        cfg = um.UnmixConfig(spectra=args.spectra, endmembers=args.endmembers, method=args.unmix_cmd,
+                             cube=args.cube, out=args.out)
+        job, code = run_job(um.unmix_job, cfg, args, name=f"Unmixing: {args.unmix_cmd.upper()}",
+                            workbench=um.WORKBENCH, kind="task")
+        out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
+        if job.result is not None:
+            r = job.result
+            out.update({k: r[k] for k in ("method", "materials", "n_spectra", "out", "delta_rmse",
+                                          "reconstruction_rmse", "maps_shape") if k in r})
+            out["mean_abundances"] = dict(zip(r["materials"], np.mean(r["abundances"], axis=0).tolist()))
+            if not args.json:
+                for k in ("n_spectra", "reconstruction_rmse", "delta_rmse", "out"):
+                    if k in out:
+                        print(f"{k:>20}: {out[k]}")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.unmix_cmd == "augment":
+        cfg = um.AugmentConfig(dataset=args.dataset, split=args.split, epochs_scale=args.epochs_scale,
+                               strategy=args.strategy, step=args.step, n_per_vector=args.n_per_vector, out=args.out,
+                               spectra_per_mixture=args.spectra_per_mixture)
+        job, code = run_job(um.train_augmenter_job, cfg, args, name="Unmixing: train augmenter",
+                            workbench=um.WORKBENCH, run=RunSpec(um.WORKBENCH, "gp-augmenter", cfg.to_dict()))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            r = job.result
+            out.update({k: r[k] for k in ("dataset", "checkpoint", "generated", "new_vectors", "generated_spectra",
+                                          "mean_epochs", "cov_epochs") if k in r})
+            out["final_loss"] = {"N_m": r["training"]["mean"]["final_epoch_loss"],
+                                 "N_k": r["training"]["cov"]["final_epoch_loss"]}
+            if not args.json:
+                for k, v in out.items():
+                    print(f"{k:>18}: {v}")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.unmix_cmd == "evaluate":
+        cfg = um.EvaluateConfig(datasets=args.dataset, split=args.split, epochs_scale=args.epochs_scale,
+                                steps=args.steps, n_per_vector=args.n_per_vector, elmm=not args.no_elmm,
+                                spectra_per_mixture=args.spectra_per_mixture,
+                                gamn_per_vector=args.gamn_per_vector)
+        job, code = run_job(um.evaluate_job, cfg, args, name="Unmixing: evaluate", workbench=um.WORKBENCH,
+                            run=RunSpec(um.WORKBENCH, "evaluate", cfg.to_dict(), run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            r = job.result
+            out.update({"epochs_scale": r["epochs_scale"], "checks": r["checks"],
+                        "datasets": {n: {k: d[k] for k in ("rows", "delta_gamn", "epochs", "steps", "seconds")}
+                                     for n, d in r["datasets"].items()}})
+            if not args.json:
+                print(r["table"])
+                for name, checks in r["checks"].items():
+                    for k, v in checks.items():
+                        print(f"{name}: {k}: {v}")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(um._jsonable(out))
+        return code
+    return EXIT_USAGE
+
+
 # ----------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from studio.engine.device import DEVICE_CHOICES
@@ -330,6 +411,38 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--share-threshold", type=float, default=None,
                    help="share of defective patches above which an image is defective (default: the model's)")
     p.set_defaults(func=cmd_sem)
+
+    p = sub.add_parser("unmix", help="Spectral Unmixing: FCLS/ELMM, GP-inspired augmentation, the paper-000 table")
+    usub = p.add_subparsers(dest="unmix_cmd", required=True)
+    for method in ("fcls", "elmm"):
+        q = usub.add_parser(method, help=f"{method.upper()} abundances of every spectrum (or pixel with --cube)")
+        common(q)
+        q.add_argument("--spectra", required=True, help="spectra file (.csv/.npy/.npz/.mat/.h5) or a cube with --cube")
+        q.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
+        q.add_argument("--cube", action="store_true", help="--spectra is an image cube (ENVI/.npy/.mat/.h5)")
+        q.add_argument("--out", help="write the abundances (.csv/.npy; maps .npy/.tif for a cube)")
+    datasets = "quartz-3|quartz-4|colour-4 (sample) or a file of labelled spectra"
+    q = usub.add_parser("augment", help="train N_m/N_k (section 3) and write generated spectra + checkpoints")
+    common(q)
+    q.add_argument("--dataset", required=True, help=datasets)
+    q.add_argument("--strategy", choices=("normal", "mean"), default="normal")
+    q.add_argument("--step", type=float, default=0.1, help="grid step s of the new abundance vectors")
+    q.add_argument("--n-per-vector", type=int, default=400, help="spectra generated per new vector")
+    q.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies the paper's 2000/3000/4000 epochs")
+    q.add_argument("--out", required=True, help="folder for augmenter.* checkpoints and generated.npz")
+    q = usub.add_parser("evaluate", help="Δ_RMSE and Δ_GAMN of FCLS, ELMM and the CNN with/without augmentation")
+    common(q)
+    q.add_argument("--dataset", required=True, nargs="+", help=datasets)
+    q.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies every epoch count of the paper")
+    q.add_argument("--steps", type=float, nargs="+", help="grid steps s (default per dataset)")
+    q.add_argument("--n-per-vector", type=int, default=400, help="generated spectra per new grid vector")
+    q.add_argument("--gamn-per-vector", type=int, default=400, help="generated spectra per test vector for Δ_GAMN")
+    q.add_argument("--no-elmm", action="store_true", help="skip the ELMM row")
+    q.add_argument("--out", help="run folder for checkpoints and evaluation.json")
+    for q in (usub.choices["augment"], usub.choices["evaluate"]):
+        q.add_argument("--split", default="auto", help="split rule: auto or the sample whose rule applies")
+        q.add_argument("--spectra-per-mixture", type=int, default=400, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_unmix)
 
     p = sub.add_parser("runs", help="the run history")
     rsub = p.add_subparsers(dest="runs_cmd", required=True)

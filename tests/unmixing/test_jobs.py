@@ -1,0 +1,82 @@
+"""Unmixing jobs end to end on tiny configurations (evaluate table, augmenter, CNN, generate)."""
+import math
+
+import numpy as np
+import pytest
+
+from studio.engine import JobPool, RunRegistry, RunSpec
+from studio.unmixing import jobs as um
+from studio.unmixing.augmentation import MomentTrainConfig
+
+
+@pytest.fixture
+def pool():
+    p = JobPool(RunRegistry(), configure_threads=False)
+    yield p
+    p.shutdown()
+
+
+def tiny_eval_cfg(**kw):
+    base = dict(datasets=["quartz-4"], spectra_per_mixture=12, epochs_scale=0.005, steps=[0.1], n_per_vector=4,
+                gamn_per_vector=8, moments=MomentTrainConfig(cov_batch_size=4096),
+                cnn=um.CnnFitSettings(batch_size=64))
+    base.update(kw)
+    return um.EvaluateConfig(**base)
+
+
+def test_paper_epoch_table_is_scaled():
+    assert um.cnn_epochs("quartz-3", "normal") == 251 and um.cnn_epochs("quartz-3", "none") == 81
+    assert um.cnn_epochs("quartz-4", "mean", 0.5) == 16 and um.cnn_epochs("colour-4", "none", 0.001) == 1
+    mc = um.moment_config("colour-4", epochs_scale=0.1)
+    assert (mc.mean_epochs, mc.cov_epochs) == (3000, 4000) and mc.scaled_epochs() == (300, 400)
+
+
+def test_evaluate_job_runs_end_to_end_with_finite_numbers(pool):
+    cfg = tiny_eval_cfg()
+    job = pool.run(um.evaluate_job, cfg, run=RunSpec(um.WORKBENCH, "evaluate", cfg.to_dict()))
+    assert job.status == "done", job.traceback
+    d = job.result["datasets"]["quartz-4"]
+    methods = [r["method"] for r in d["rows"]]
+    assert methods == ["FCLS", "ELMM", "CNN original", "CNN + normal (s=0.1)", "CNN + mean only (s=0.1)"]
+    for r in d["rows"]:
+        assert math.isfinite(r["delta_rmse"]) and 0 <= r["delta_rmse"] < 1, r
+    gamn = {r["strategy"]: r["delta_gamn"] for r in d["rows"] if r.get("strategy") in ("normal", "mean")}
+    assert all(math.isfinite(v) and v > 0 for v in gamn.values())
+    assert d["rows"][3]["new_vectors"] == 286 - 16 and d["rows"][3]["train_spectra"] == 16 * 12 + 270 * 4
+    assert d["train_vectors"] == 16 and d["test_vectors"] == 40
+    checks = job.result["checks"]["quartz-4"]
+    assert set(checks) == {"cnn_beats_fcls_and_elmm", "augmentation_lowers_cnn_rmse", "normal_gamn_below_mean_only"}
+    assert "Δ_RMSE" in job.result["table"] and "CNN + mean only (s=0.1)" in job.result["table"]
+    run = job.run.registry.get(job.run.id)
+    assert run.final_metrics["quartz-4/FCLS/delta_rmse"] == pytest.approx(d["rows"][0]["delta_rmse"])
+    assert (run.dir / "evaluation.json").exists() and (run.dir / "quartz-4" / "augmenter.safetensors").exists()
+    assert "quartz-4/N_k/train/loss" in job.run.registry.metric_names(job.run.id)
+
+
+def test_train_augmenter_then_generate_and_cnn(pool, tmp_path):
+    cfg = um.AugmentConfig(dataset="quartz-3", spectra_per_mixture=10, epochs_scale=0.005, step=0.125, n_per_vector=3,
+                           out=str(tmp_path / "aug"), moments=MomentTrainConfig(cov_batch_size=4096))
+    job = pool.run(um.train_augmenter_job, cfg)
+    assert job.status == "done", job.traceback
+    r = job.result
+    assert (r["mean_epochs"], r["cov_epochs"]) == (10, 10)
+    assert r["new_vectors"] == 45 - 15 and r["generated_spectra"] == 30 * 3
+    with np.load(tmp_path / "aug" / "generated.npz") as z:
+        assert z["spectra"].shape == (90, 91) and np.allclose(z["abundances"].sum(1), 1)
+    gen = pool.run(um.generate_job, um.GenerateConfig(augmenter=str(tmp_path / "aug"), step=0.25, strategy="mean",
+                                                      n_per_vector=2, out=str(tmp_path / "g.npz")))
+    assert gen.status == "done", gen.traceback
+    assert gen.result["vectors"] == 0  # every vector of the 0.25 grid is a training vector of quartz-3
+    cnn_cfg = um.CnnTrainConfig(dataset="quartz-3", spectra_per_mixture=10, augmentation="normal", step=0.125,
+                                augmenter=str(tmp_path / "aug"), n_per_vector=3, epochs=2)
+    cnn = pool.run(um.train_cnn_job, cnn_cfg, run=RunSpec(um.WORKBENCH, "cnn", cnn_cfg.to_dict()))
+    assert cnn.status == "done", cnn.traceback
+    assert cnn.result["metrics"]["new_vectors"] == 30 and math.isfinite(cnn.result["metrics"]["test/delta_rmse"])
+    model, norm, meta = um.load_cnn(cnn.run.dir)
+    assert meta.class_names == ["red quartz", "green quartz", "blue quartz"]
+    assert norm["mode"] == "band" and len(norm["mean"]) == 91
+
+
+def test_bad_dataset_name_is_a_user_error(pool, tmp_path):
+    job = pool.run(um.evaluate_job, tiny_eval_cfg(datasets=[str(tmp_path / "missing.csv")]))
+    assert job.status == "failed" and job.user_error and "missing.csv" in job.error

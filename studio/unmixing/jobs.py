@@ -276,8 +276,53 @@ def write_abundances(path: str | Path, A: np.ndarray, materials: list[str]) -> P
     return p
 
 
+def unmix_spectra(ctx, Y: np.ndarray, method: str, *, endmembers: np.ndarray | None = None,
+                  materials: list[str] | None = None, model: str | None = None, source: str = "",
+                  elmm_max_iter: int = 200) -> dict[str, Any]:
+    """Abundances of the spectra ``Y (N, L)`` by FCLS/LS/NNLS (eqs. 1-4), ELMM (eq. 5) or a trained CNN.
+
+    The one implementation behind :func:`unmix_job` (files, CLI) and :func:`unmix_arrays_job`
+    (the GUI's cube in memory, picked-pixel endmembers).
+    """
+    from studio.unmixing import fcls as F
+    from studio.unmixing import io as uio
+    from studio.unmixing import metrics as M
+
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    out: dict[str, Any] = {"method": method}
+    if method == "cnn":
+        if not model:
+            raise UserError("the CNN method needs a trained model (a run folder or checkpoint)")
+        net, norm, meta = load_cnn(model, str(ctx.device))
+        if Y.shape[1] != net.bands:
+            raise SpectraInputError(source, f"{Y.shape[1]} bands, but the model {model} expects {net.bands}")
+        materials = list(meta.class_names)
+        ctx.progress(1, 3, f"CNN on {len(Y)} spectra")
+        A = predict_abundances(net, Y, norm, ctx)
+    else:
+        if endmembers is None:
+            raise UserError(f"{source}: {method.upper()} needs endmembers")
+        uio.check_compatible(Y.shape[1], endmembers, source)
+        ctx.progress(1, 3, f"{method.upper()} on {len(Y)} spectra")
+        if method == "elmm":
+            from studio.unmixing.elmm import elmm
+
+            A, psi = elmm(Y, endmembers, max_iter=elmm_max_iter)
+            out["psi"] = psi
+            recon = M.reconstruction_rmse(Y, endmembers, A * psi)  # y ≈ M diag(psi) a
+        else:
+            A = {"fcls": F.fcls, "ls": F.unconstrained_ls, "nnls": F.nnls}[method](Y, endmembers)
+            recon = M.reconstruction_rmse(Y, endmembers, A)
+        out["reconstruction_rmse"] = float(np.mean(recon))
+    ctx.check()
+    out.update(materials=list(materials or [f"m{i + 1}" for i in range(A.shape[1])]), abundances=A,
+               n_spectra=int(len(A)))
+    return out
+
+
 def unmix_job(ctx, cfg: UnmixConfig) -> dict[str, Any]:
-    """Abundances (eqs. 1-5 or the CNN of section 4.3) of every spectrum or pixel."""
+    """Abundances (eqs. 1-5 or the CNN of section 4.3) of every spectrum or pixel of a file."""
     from studio.unmixing import io as uio
     from studio.unmixing import metrics as M
 
@@ -295,41 +340,18 @@ def unmix_job(ctx, cfg: UnmixConfig) -> dict[str, Any]:
         for w in ds.warnings:
             ctx.log(w)
     ctx.check()
-    psi = None
-    recon = None
-    if cfg.method == "cnn":
-        if not cfg.model:
-            raise UserError("the CNN method needs a trained model (a run folder or checkpoint)")
-        model, norm, meta = load_cnn(cfg.model, str(ctx.device))
-        if Y.shape[1] != model.bands:
-            raise SpectraInputError(src, f"{Y.shape[1]} bands, but the model {cfg.model} expects {model.bands}")
-        materials = list(meta.class_names)
-        ctx.progress(1, 3, f"CNN on {len(Y)} spectra")
-        A = predict_abundances(model, Y, norm, ctx)
-    else:
+    E, materials = None, None
+    if cfg.method != "cnn":
         if cfg.endmembers:
             E, materials = uio.load_endmembers(cfg.endmembers)
             uio.check_compatible(Y.shape[1], E, cfg.endmembers)
+        elif cfg.cube:
+            raise UserError(f"{cfg.spectra}: a cube needs an endmember file")
         else:
-            if cfg.cube:
-                raise UserError(f"{cfg.spectra}: a cube needs an endmember file")
             E, materials = ds.pure_endmembers(), list(ds.materials)
-        ctx.progress(1, 3, f"{cfg.method.upper()} on {len(Y)} spectra")
-        from studio.unmixing import fcls as F
-
-        if cfg.method == "elmm":
-            from studio.unmixing.elmm import elmm
-
-            A, psi = elmm(Y, E, max_iter=cfg.elmm_max_iter)
-            recon = M.reconstruction_rmse(Y, E, A * psi)  # y ≈ M diag(psi) a
-        else:
-            A = {"fcls": F.fcls, "ls": F.unconstrained_ls, "nnls": F.nnls}[cfg.method](Y, E)
-            recon = M.reconstruction_rmse(Y, E, A)
-    out: dict[str, Any] = {"method": cfg.method, "materials": materials, "abundances": A, "n_spectra": int(len(A))}
-    if psi is not None:
-        out["psi"] = psi
-    if recon is not None:
-        out["reconstruction_rmse"] = float(np.mean(recon))
+    out = unmix_spectra(ctx, Y, cfg.method, endmembers=E, materials=materials, model=cfg.model, source=src,
+                        elmm_max_iter=cfg.elmm_max_iter)
+    A = out["abundances"]
     if truth is not None and truth.shape == A.shape:
         out["delta_rmse"] = M.delta_rmse(A, truth)
     if shape is not None:
@@ -337,12 +359,52 @@ def unmix_job(ctx, cfg: UnmixConfig) -> dict[str, Any]:
     if cfg.out:
         ctx.progress(2, 3, f"writing {cfg.out}")
         if cfg.cube:
-            uio.save_abundance_maps(cfg.out, A.reshape(shape[0], shape[1], -1), materials)
+            uio.save_abundance_maps(cfg.out, A.reshape(shape[0], shape[1], -1), out["materials"])
         else:
-            write_abundances(cfg.out, A, materials)
+            write_abundances(cfg.out, A, out["materials"])
         out["out"] = str(cfg.out)
     ctx.set_final_metrics({k: out[k] for k in ("delta_rmse", "reconstruction_rmse") if k in out})
     ctx.progress(3, 3, "done")
+    return out
+
+
+@dataclass
+class UnmixArrays:
+    """Spectra and endmembers already in memory (the GUI's cube and its chosen endmembers)."""
+
+    spectra: np.ndarray  # (N, L)
+    method: str = "fcls"
+    endmembers: np.ndarray | None = None  # (L, P)
+    materials: list[str] | None = None
+    model: str | None = None
+    source: str = "cube"
+
+
+def unmix_arrays_job(ctx, cfg: UnmixArrays) -> dict[str, Any]:
+    ctx.progress(0, 3, f"{cfg.method.upper()} on {len(cfg.spectra)} spectra")
+    out = unmix_spectra(ctx, np.asarray(cfg.spectra), cfg.method, endmembers=cfg.endmembers,
+                        materials=cfg.materials, model=cfg.model, source=cfg.source)
+    ctx.progress(3, 3, "done")
+    return out
+
+
+def preview_vector_job(ctx, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Generated spectra and K̂ for one abundance vector, and Δ_AMN (eq. 12) against its measured spectra.
+
+    ``cfg``: ``augmenter`` (a :class:`GPAugmenter`), ``vector`` (P,), ``n``, ``strategy`` and
+    ``measured`` (I × L, or None when the vector is not one of the dataset's).
+    """
+    from studio.unmixing import metrics as M
+
+    augmenter: GPAugmenter = cfg["augmenter"]
+    a = np.atleast_2d(np.asarray(cfg["vector"], dtype=np.float64))
+    _, covs = augmenter.predict_moments(a)
+    generated = augmenter.generate(a, int(cfg.get("n", 400)), cfg.get("strategy", "normal"),
+                                   seed=int(cfg.get("seed", 0)))
+    out = {"spectra": generated.spectra, "covariance": covs[0], "delta_amn": None}
+    measured = cfg.get("measured")
+    if measured is not None and len(measured):
+        out["delta_amn"] = M.delta_amn(np.asarray(measured), generated.spectra)
     return out
 
 

@@ -195,7 +195,6 @@ class SemWorkbench(Workbench):
         self._pending_auto: str | None = None
         self._misclassified: set[str] = set()
         self._relocated: dict[str, str] = {}  # old -> new paths after the sample was copied
-        self._sized = False
         self._copy_note = ""
         self._length = {"epochs": 4, "iterations": PAPER_ITERATIONS}
 
@@ -592,23 +591,6 @@ class SemWorkbench(Workbench):
         scroll.setMinimumWidth(250)
         self.right_panel = scroll
         return scroll
-
-    def showEvent(self, event: QtGui.QShowEvent) -> None:
-        super().showEvent(event)
-        if not self._sized:
-            self._sized = True
-            QtCore.QTimer.singleShot(0, self._initial_sizes)
-
-    def _initial_sizes(self) -> None:
-        """First show: the right panel gets the width its curve controls need, the centre the rest."""
-        total = sum(self.splitter.sizes())
-        if total <= 0:
-            return
-        left_need = self.left_panel.widget().sizeHint().width() + self.left_panel.verticalScrollBar().sizeHint().width()
-        left = max(self.left_panel.minimumWidth(), min(left_need, int(total * 0.3)))
-        right_need = self.right_panel.widget().minimumSizeHint().width() + 4
-        right = max(self.right_panel.minimumWidth(), min(right_need, int(total * 0.4)))
-        self.splitter.setSizes([left, max(total - left - right, 1), right])
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:

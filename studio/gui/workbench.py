@@ -43,9 +43,15 @@ class Workbench(QtWidgets.QWidget):
     #: Roles whose progress messages do not replace the status line (e.g. background inference).
     quiet_roles: tuple[str, ...] = ()
 
+    #: Set by the subclass when it lays out its three panels (left scroll area, centre, right).
+    splitter: QtWidgets.QSplitter | None = None
+    left_panel: QtWidgets.QScrollArea | None = None
+    right_panel: QtWidgets.QWidget | None = None
+
     def __init__(self, services: Services, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.services = services
+        self._sized = False
         self._active: dict[int, tuple[Job, str, Callable[[Job], None] | None]] = {}
 
         self.progress_bar = QtWidgets.QProgressBar()
@@ -90,6 +96,28 @@ class Workbench(QtWidgets.QWidget):
 
     def job_ended(self, job: Job, role: str) -> None:
         """Called after a job of this workbench ended, whatever its status (after ``on_done``)."""
+
+    # ---------------------------------------------------------------- layout
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized and self.splitter is not None:
+            self._sized = True
+            QtCore.QTimer.singleShot(0, self._initial_sizes)
+
+    def _initial_sizes(self) -> None:
+        """First show: the side panels get the width their controls need (at most 30 % / 40 %), the centre the rest."""
+        total = sum(self.splitter.sizes())
+        if total <= 0 or self.left_panel is None or self.right_panel is None:
+            return
+        inner = self.left_panel.widget()
+        left_need = max(inner.sizeHint().width(), inner.minimumSizeHint().width()) \
+            + self.left_panel.verticalScrollBar().sizeHint().width()
+        left = max(self.left_panel.minimumWidth(), min(left_need, int(total * 0.3)))
+        right_widget = self.right_panel.widget() if isinstance(self.right_panel, QtWidgets.QScrollArea) \
+            else self.right_panel
+        right_need = right_widget.minimumSizeHint().width() + 4
+        right = max(self.right_panel.minimumWidth(), min(right_need, int(total * 0.4)))
+        self.splitter.setSizes([left, max(total - left - right, 1), right])
 
     # ------------------------------------------------------------------ jobs
     def submit(self, fn: Callable, cfg: Any, *, name: str, kind: str, role: str,

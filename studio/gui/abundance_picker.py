@@ -39,7 +39,7 @@ class TernaryView(QtWidgets.QWidget):
         self.points = np.zeros((0, 3))
         self.kinds: list[str] = []
         self.value: np.ndarray | None = None
-        self.setMinimumSize(180, 160)
+        self.setMinimumSize(150, 140)
         self.setMouseTracking(True)
         self.setToolTip("Click to pick an abundance vector; dots are the dataset's mixtures "
                         "(green: training, orange: test).")

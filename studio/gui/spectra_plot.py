@@ -47,6 +47,7 @@ class SpectraPlot(QtWidgets.QWidget):
         self.plot_item.showGrid(x=True, y=True, alpha=0.25)
         self.plot_item.setLabel("bottom", x_label)
         self.plot_item.setLabel("left", y_label)
+        self.plot_item.getAxis("left").enableAutoSIPrefix(False)  # reflectance 0.3, not "300 (x0.001)"
         self.plot_item.addLegend(offset=(-10, 10))
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

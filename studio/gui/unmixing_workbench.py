@@ -340,6 +340,10 @@ class UnmixingWorkbench(Workbench):
                                         "test mixtures of this dataset (F5)")
         self.evaluate_button.clicked.connect(self.evaluate)
         el.addWidget(self.evaluate_button, 0, 2)
+        self.all_samples_check = QtWidgets.QCheckBox("All three sample datasets")
+        self.all_samples_check.setToolTip("Evaluate quartz-3, quartz-4 and colour-4 in one job (the paper's table)")
+        self.all_samples_check.toggled.connect(self.update_buttons)
+        el.addWidget(self.all_samples_check, 1, 0, 1, 3)
 
         actions = QtWidgets.QWidget()
         al2 = QtWidgets.QVBoxLayout(actions)
@@ -464,8 +468,9 @@ class UnmixingWorkbench(Workbench):
         results_title = QtWidgets.QLabel(f"<b>Results</b> (Δ_RMSE eq. 13, Δ_GAMN eq. 12; {PAPER})")
         results_title.setWordWrap(True)
         rl.addWidget(results_title)
-        self.results_table = QtWidgets.QTableWidget(0, 3)
-        self.results_table.setHorizontalHeaderLabels(["Method", "Δ_RMSE", "Δ_GAMN"])
+        self.results: dict[str, dict[str, tuple[float, float | None]]] = {}  # dataset -> method -> values
+        self.results_table = QtWidgets.QTableWidget(0, 1)
+        self.results_table.setHorizontalHeaderLabels(["Method"])
         self.results_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.results_table.verticalHeader().setVisible(False)
         rl.addWidget(self.results_table, 1)
@@ -963,7 +968,8 @@ class UnmixingWorkbench(Workbench):
         self.train_gen_button.setEnabled(ready and labelled and not busy_train and not loading)
         self.generate_button.setEnabled(ready and getattr(self, "augmenter", None) is not None and not busy_train)
         self.train_cnn_button.setEnabled(ready and labelled and not busy_train and not loading)
-        self.evaluate_button.setEnabled(ready and labelled and not busy_train and not loading)
+        self.evaluate_button.setEnabled(ready and (labelled or self.all_samples_check.isChecked()) and not busy_train
+                                        and not loading)
         self.unmix_button.setEnabled(ready and self.cube is not None and not self.job_running("unmix"))
         self.pick_pixel_button.setEnabled(self.cube is not None)
         self.stop_button.setEnabled(bool(self._active))
@@ -1081,22 +1087,24 @@ class UnmixingWorkbench(Workbench):
         rmse = m.get("test/delta_rmse", float("nan"))
         self.cnn_label.setText(f"CNN ({label}): test Δ_RMSE {rmse:.4f} after {m.get('epochs')} epochs on "
                                f"{m.get('train_spectra')} spectra" + (f", run #{run.id}." if run else "."))
-        self.add_result_row(f"CNN {label}" + (f" (run #{run.id})" if run else ""), rmse, None)
+        self.add_result(self.dataset_label, f"CNN {label}" + (f" (run #{run.id})" if run else ""), rmse, None)
         self.update_buttons()
 
     def evaluate(self) -> Job | None:
         """Every method of the paper's table on this dataset's test mixtures (networks at ``Epochs ×``)."""
-        if self.dataset is None or self.dataset.abundances is None:
-            self.show_message("Open a labelled dataset first.", "warning")
+        if not self.all_samples_check.isChecked() and (self.dataset is None or self.dataset.abundances is None):
+            self.show_message("Open a labelled dataset first, or tick 'All three sample datasets'.", "warning")
             return None
         from studio.unmixing.jobs import EvaluateConfig, evaluate_job
 
-        cfg = EvaluateConfig(datasets=[self.dataset_ref()], spectra_per_mixture=self._spectra_per_mixture(),
+        datasets = list(SAMPLES) if self.all_samples_check.isChecked() else [self.dataset_ref()]
+        cfg = EvaluateConfig(datasets=datasets, spectra_per_mixture=self._spectra_per_mixture(),
                              epochs_scale=self.scale_spin.value(), n_per_vector=self.per_vector_spin.value(),
                              gamn_per_vector=min(400, self.per_vector_spin.value()))
         self.show_message("")
         self.curve.clear()
-        return self.submit(evaluate_job, cfg, name=f"Unmixing: evaluate all methods on {self.dataset_label}",
+        what = "the three sample datasets" if len(datasets) > 1 else self.dataset_label
+        return self.submit(evaluate_job, cfg, name=f"Unmixing: evaluate all methods on {what}",
                            kind="train", role="train", on_done=self._evaluated,
                            run=RunSpec(self.key, "paper-table", cfg.to_dict()))
 
@@ -1104,32 +1112,44 @@ class UnmixingWorkbench(Workbench):
         self.show_results(job.result)
 
     def show_results(self, result: dict[str, Any]) -> None:
-        self.results_table.setRowCount(0)
-        names = list(result.get("datasets", {}))
-        for name in names:
-            d = result["datasets"][name]
+        """Put an evaluate_job result (one or more datasets) into the table, one column pair per dataset."""
+        for name, d in result.get("datasets", {}).items():
+            self.results.pop(name, None)
             for r in d["rows"]:
-                label = r["method"] if len(names) == 1 else f"{name}: {r['method']}"
-                self.add_result_row(label, r["delta_rmse"], r.get("delta_gamn"))
-        checks = result.get("checks", {})
+                self.add_result(name, r["method"], r["delta_rmse"], r.get("delta_gamn"))
         lines = []
-        for name, c in checks.items():
+        for name, c in result.get("checks", {}).items():
             parts = [f"{'✓' if ok else '✗'} {k.replace('_', ' ')}" for k, ok in c.items()]
             lines.append(f"{name}: " + "; ".join(parts))
         scale = result.get("epochs_scale")
         self.results_note.setText(("Paper's findings, computed: " + " · ".join(lines) if lines else "")
                                   + (f"<br>Networks trained at {scale:g} × the paper's epochs." if scale else ""))
 
-    def add_result_row(self, method: str, delta_rmse: float, delta_gamn: float | None) -> None:
+    def add_result(self, dataset: str, method: str, delta_rmse: float, delta_gamn: float | None) -> None:
+        """One cell pair of the table (rows: methods; columns: Δ_RMSE and Δ_GAMN per dataset, as the paper)."""
+        self.results.setdefault(dataset, {})[method] = (float(delta_rmse),
+                                                        None if delta_gamn is None else float(delta_gamn))
+        self._render_results()
+
+    def _render_results(self) -> None:
         t = self.results_table
-        r = t.rowCount()
-        t.insertRow(r)
-        t.setItem(r, 0, QtWidgets.QTableWidgetItem(method))
-        for c, v in ((1, delta_rmse), (2, delta_gamn)):
-            item = QtWidgets.QTableWidgetItem("" if v is None else f"{v:.4f}")
-            item.setData(QtCore.Qt.ItemDataRole.UserRole, None if v is None else repr(float(v)))
-            item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
-            t.setItem(r, c, item)
+        datasets = list(self.results)
+        methods: list[str] = []
+        for rows in self.results.values():
+            methods += [m for m in rows if m not in methods]
+        t.clear()
+        t.setColumnCount(1 + 2 * len(datasets))
+        t.setHorizontalHeaderLabels(["Method"] + [f"{d} {q}" for d in datasets for q in ("Δ_RMSE", "Δ_GAMN")])
+        t.setRowCount(len(methods))
+        for r, m in enumerate(methods):
+            t.setItem(r, 0, QtWidgets.QTableWidgetItem(m))
+            for k, d in enumerate(datasets):
+                values = self.results[d].get(m, (None, None))
+                for c, v in enumerate(values):
+                    item = QtWidgets.QTableWidgetItem("" if v is None else f"{v:.4f}")
+                    item.setData(QtCore.Qt.ItemDataRole.UserRole, None if v is None else repr(v))
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                    t.setItem(r, 1 + 2 * k + c, item)
         t.resizeColumnsToContents()
 
     def reopen_run(self, run: RunRecord) -> None:

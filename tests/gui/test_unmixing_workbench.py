@@ -146,6 +146,11 @@ def test_results_table_exports_csv(qtbot, bench, tmp_path):
     path = tmp_path / "t.csv"
     bench.export_results_csv(str(path))
     rows = list(csv.reader(path.open()))
-    assert rows[0] == ["Method", "Δ_RMSE", "Δ_GAMN"]
+    assert rows[0] == ["Method", "quartz-4 Δ_RMSE", "quartz-4 Δ_GAMN"]
     assert rows[2][0] == "CNN + normal (s=0.1)" and float(rows[2][1]) == 0.05 and float(rows[2][2]) == 0.09
+    assert rows[1][2] == ""  # FCLS generates nothing: no Δ_GAMN
     assert "cnn beats fcls and elmm" in bench.results_note.text()
+    # a second dataset adds a column pair; methods stay one row each
+    bench.add_result("colour-4", "FCLS", 0.3, None)
+    assert bench.results_table.columnCount() == 5 and bench.results_table.rowCount() == 2
+    assert bench.results_table.item(0, 3).text() == "0.3000"

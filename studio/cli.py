@@ -276,7 +276,7 @@ def cmd_unmix(args) -> int:
 
     if args.unmix_cmd in ("fcls", "elmm"):
         cfg = um.UnmixConfig(spectra=args.spectra, endmembers=args.endmembers, method=args.unmix_cmd,
-                             cube=args.cube, out=args.out)
+                             cube=args.cube, out=args.out, overwrite=args.overwrite)
         job, code = run_job(um.unmix_job, cfg, args, name=f"Unmixing: {args.unmix_cmd.upper()}",
                             workbench=um.WORKBENCH, kind="task")
         out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
@@ -421,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
         q.add_argument("--cube", action="store_true", help="--spectra is an image cube (ENVI/.npy/.mat/.h5)")
         q.add_argument("--out", help="write the abundances (.csv/.npy; maps .npy/.tif for a cube)")
+        q.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
     datasets = "quartz-3|quartz-4|colour-4 (sample) or a file of labelled spectra"
     q = usub.add_parser("augment", help="train N_m/N_k (section 3) and write generated spectra + checkpoints")
     common(q)

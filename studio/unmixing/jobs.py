@@ -257,6 +257,7 @@ class UnmixConfig:
     model: str | None = None  # CNN checkpoint or run folder (method "cnn")
     cube: bool = False
     out: str | None = None  # .csv/.npy abundances (spectra), .npy/.tif maps (cube)
+    overwrite: bool = False  # an existing ``out`` is an error unless this is set
     elmm_max_iter: int = 200
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,7 +265,7 @@ class UnmixConfig:
 
 
 def write_abundances(path: str | Path, A: np.ndarray, materials: list[str]) -> Path:
-    """Abundances ``(N, P)`` as CSV (header = material names) or .npy; the target must not exist."""
+    """Abundances ``(N, P)`` as CSV (header = material names) or .npy."""
     p = Path(path).expanduser()
     if p.suffix.lower() not in (".csv", ".npy"):
         raise UserError(f"{p}: write abundances as .csv or .npy")
@@ -328,6 +329,8 @@ def unmix_job(ctx, cfg: UnmixConfig) -> dict[str, Any]:
 
     if cfg.method not in METHODS:
         raise UserError(f"unknown method {cfg.method!r}; choose one of {', '.join(METHODS)}")
+    if cfg.out and Path(cfg.out).expanduser().exists() and not cfg.overwrite:
+        raise UserError(f"{cfg.out}: exists already; choose another name or allow overwriting (--overwrite)")
     ctx.progress(0, 3, f"reading {Path(cfg.spectra).name}")
     truth = None
     shape = None

@@ -36,6 +36,15 @@ def test_unmix_fcls_writes_abundances_and_json(tiny_files, capsys):
     assert result["n_spectra"] == 20 and result["delta_rmse"] < 1e-4  # noise-free linear mixtures
     est = np.load(folder / "abund.npy")
     assert np.allclose(est, A, atol=1e-4)
+    # the output exists now: refused (exit 2, file untouched) unless --overwrite
+    before = (folder / "abund.npy").read_bytes()
+    args = ["unmix", "elmm", "--spectra", str(folder / "spectra.csv"), "--endmembers",
+            str(folder / "endmembers.npy"), "--out", str(folder / "abund.npy"), "--json", "-q", "--device", "cpu"]
+    assert cli(args) == 2
+    assert "exists already" in last_json(capsys)["error"]
+    assert (folder / "abund.npy").read_bytes() == before
+    assert cli(args + ["--overwrite"]) == 0
+    assert (folder / "abund.npy").read_bytes() != before
 
 
 def test_unmix_fcls_bad_endmembers_exits_2_naming_the_file(tiny_files, capsys):

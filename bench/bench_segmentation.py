@@ -14,7 +14,7 @@
 
 Usage::
 
-    python bench/bench_segmentation.py throughput [--runs 3]
+    python bench/bench_segmentation.py throughput [--runs 3] [--widths 16 32]
     python bench/bench_segmentation.py memory [--size 10000] [--width 16]
     python bench/bench_segmentation.py train [--variants baseline alpha0.5] [--iters N] [--batch 16]
 
@@ -75,7 +75,7 @@ def untrained(width: int):
     return build_model("baseline", widths=_widths(width)).eval()
 
 
-def bench_throughput(runs: int) -> None:
+def bench_throughput(runs: int, widths: list[int]) -> None:
     import torch
 
     from studio.segmentation.synthetic import generate_scene
@@ -83,7 +83,7 @@ def bench_throughput(runs: int) -> None:
 
     image, _ = generate_scene(0, 1500)
     print(f"torch threads: {torch.get_num_threads()}; image 1500 × 1500 (2.25 MP)")
-    for width in (16, 32):
+    for width in widths:
         model = untrained(width)
         times = []
         for _ in range(runs):
@@ -168,6 +168,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     p = sub.add_parser("throughput")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--widths", type=int, nargs="+", default=[16, 32], help="base widths of the networks")
     p = sub.add_parser("memory")
     p.add_argument("--size", type=int, default=10_000)
     p.add_argument("--width", type=int, default=16)
@@ -178,7 +179,7 @@ def main() -> None:
     p.add_argument("--preset", default="quick")
     args = parser.parse_args()
     if args.what == "throughput":
-        bench_throughput(args.runs)
+        bench_throughput(args.runs, args.widths)
     elif args.what == "memory":
         bench_memory(args.size, args.width)
     else:

@@ -88,15 +88,20 @@ def _resolve_device(pref: str) -> str:
 def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=None, kind: str = "train"):
     """Run one job in the foreground with a progress bar; returns (job, exit code)."""
     from studio.engine import JobPool, RunRegistry
+    from studio.engine import distributed
 
-    registry = RunRegistry()
-    if registry.recovery_message:
+    device = _resolve_device(args.device)
+    if distributed.launched_distributed():  # under torchrun: only rank 0 records runs and writes files
+        device = distributed.device_for_rank(device)
+        distributed.init_from_env(device)
+    main_process = distributed.is_main_process()
+    registry = RunRegistry() if main_process else None
+    if registry is not None and registry.recovery_message:
         print(registry.recovery_message, file=sys.stderr)
     pool = JobPool(registry)
-    if not getattr(args, "quiet", False):
+    if not getattr(args, "quiet", False) and main_process:
         pool.subscribe(ProgressPrinter())
-    job = pool.run(fn, config, name=name, workbench=workbench, device=_resolve_device(args.device), kind=kind,
-                   run=run)
+    job = pool.run(fn, config, name=name, workbench=workbench, device=device, kind=kind, run=run)
     pool.shutdown(cancel=True, wait=False)
     code = {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(job.status, EXIT_FAILED)
     if job.status == "failed" and job.user_error:
@@ -232,7 +237,8 @@ def cmd_sem(args) -> int:
             if not args.json:
                 for k, v in job.result.metrics.items():
                     print(f"{k:>20}: {v:.4f}")
-                print(f"model saved in {job.run.dir}")
+                if job.run is not None:  # None on ranks > 0 of a torchrun launch
+                    print(f"model saved in {job.run.dir}")
         elif job.error and not args.json:
             print(f"studio-cli: {job.error}", file=sys.stderr)
         if args.json:
@@ -468,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from studio.engine.device import DeviceUnavailable
 
+    from studio.engine import distributed
+
     try:
         return args.func(args)
     except DeviceUnavailable as exc:
@@ -476,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

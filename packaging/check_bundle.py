@@ -6,6 +6,8 @@ Runs the bundled ``inspection-studio`` offscreen (``QT_QPA_PLATFORM=offscreen``,
 throw-away ``STUDIO_HOME``):
 - ``STUDIO_STARTUP_PROBE`` / ``STUDIO_EXIT_AFTER_PAINT``: seconds from launch to the
   main window's first paint (median of ``--runs``);
+- ``--check-imports``: every registered workbench module imports in the bundle (the
+  screenshot alone would not show a tab that failed to load);
 - ``--screenshot``: seconds until the loaded window (torch imported) is written as
   a PNG, and that the PNG is a real picture (not one flat colour);
 - ``studio-cli info --json`` from the bundle (versions, device).
@@ -107,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         if paints:
             print(f"start-up to first paint: median {statistics.median(paints):.2f} s "
                   f"(launches: {', '.join(f'{p:.2f}' for p in paints)}; the first one includes a cold disk cache)")
+
+        proc = subprocess.run([str(gui), "--check-imports"], env=env, capture_output=True, text=True,
+                              timeout=args.timeout)
+        print("workbench modules in the bundle:\n" + proc.stdout.rstrip())
+        if proc.returncode != 0:
+            ok = False
+            print(f"workbench import check FAILED (exit {proc.returncode}) {proc.stderr[-2000:]}")
 
         png = tmp_path / "bundle.png"
         t0 = time.time()

@@ -9,8 +9,25 @@ import os
 import sys
 
 
+def check_imports() -> int:
+    """``inspection-studio --check-imports``: import every workbench and its job module (bundle check)."""
+    from studio.gui.workbenches import WORKBENCHES
+
+    failed = 0
+    for spec in WORKBENCHES:
+        try:
+            spec.load()
+            print(f"ok      {spec.key}: {spec.factory}")
+        except Exception as exc:  # noqa: BLE001 - report every failure
+            failed += 1
+            print(f"FAILED  {spec.key}: {spec.factory}: {type(exc).__name__}: {exc}")
+    return 1 if failed else 0
+
+
 def main() -> int:
     multiprocessing.freeze_support()  # the sample generators may use worker processes
+    if sys.argv[1:2] == ["--check-imports"]:
+        return check_imports()
     exe = os.path.splitext(os.path.basename(sys.executable))[0].lower()
     if exe == "studio-cli" or (len(sys.argv) > 1 and sys.argv[1] == "cli"):
         if len(sys.argv) > 1 and sys.argv[1] == "cli":

@@ -40,3 +40,15 @@ def test_bundle_entry_runs_the_cli_by_argument(monkeypatch, capsys):
     except SystemExit as exc:
         assert exc.code == 0
     assert "studio 0.1.0" in capsys.readouterr().out
+
+
+def test_bundle_entry_import_check_loads_every_workbench(monkeypatch, capsys):
+    from studio.gui.workbenches import WORKBENCHES
+
+    monkeypatch.setattr("sys.argv", ["inspection-studio", "--check-imports"])
+    try:
+        runpy.run_path(str(ROOT / "packaging" / "entry.py"), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(WORKBENCHES) and all(line.startswith("ok ") for line in lines)

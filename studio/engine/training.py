@@ -22,10 +22,11 @@ Under ``torchrun`` (``WORLD_SIZE`` > 1, see :mod:`studio.engine.distributed`) th
 loop trains with DistributedDataParallel: ``batch_size`` stays the *global* batch
 (each of the N processes takes its ``batch_size / N`` share of the very global batch a
 single process would draw, see :class:`GlobalBatchShards`, and DDP averages the
-gradients, so a step is the step of one process with the whole batch); batch norm becomes SyncBatchNorm on CUDA (``sync_batchnorm``); logged
-training losses are averaged over all processes; rank 0 alone validates, and its
-metrics (hence early stopping) are broadcast; the checkpoint callback runs on rank 0
-only.  A single process runs exactly the code path it always ran.
+gradients, so a step is the step of one process with the whole batch); batch norm
+becomes SyncBatchNorm on CUDA (``sync_batchnorm``); logged training losses are
+averaged over all processes; rank 0 alone validates, and its metrics (hence early
+stopping) are broadcast; the checkpoint callback runs on rank 0 only.  A single
+process runs exactly the code path it always ran.
 
 ``ctx.check()`` is called every batch, so Cancel stops a run within one batch; the
 checkpoint callback runs after every validation, so a cancelled run keeps its last

@@ -88,15 +88,20 @@ def _resolve_device(pref: str) -> str:
 def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=None, kind: str = "train"):
     """Run one job in the foreground with a progress bar; returns (job, exit code)."""
     from studio.engine import JobPool, RunRegistry
+    from studio.engine import distributed
 
-    registry = RunRegistry()
-    if registry.recovery_message:
+    device = _resolve_device(args.device)
+    if distributed.launched_distributed():  # under torchrun: only rank 0 records runs and writes files
+        device = distributed.device_for_rank(device)
+        distributed.init_from_env(device)
+    main_process = distributed.is_main_process()
+    registry = RunRegistry() if main_process else None
+    if registry is not None and registry.recovery_message:
         print(registry.recovery_message, file=sys.stderr)
     pool = JobPool(registry)
-    if not getattr(args, "quiet", False):
+    if not getattr(args, "quiet", False) and main_process:
         pool.subscribe(ProgressPrinter())
-    job = pool.run(fn, config, name=name, workbench=workbench, device=_resolve_device(args.device), kind=kind,
-                   run=run)
+    job = pool.run(fn, config, name=name, workbench=workbench, device=device, kind=kind, run=run)
     pool.shutdown(cancel=True, wait=False)
     code = {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(job.status, EXIT_FAILED)
     if job.status == "failed" and job.user_error:
@@ -232,7 +237,8 @@ def cmd_sem(args) -> int:
             if not args.json:
                 for k, v in job.result.metrics.items():
                     print(f"{k:>20}: {v:.4f}")
-                print(f"model saved in {job.run.dir}")
+                if job.run is not None:  # None on ranks > 0 of a torchrun launch
+                    print(f"model saved in {job.run.dir}")
         elif job.error and not args.json:
             print(f"studio-cli: {job.error}", file=sys.stderr)
         if args.json:
@@ -343,6 +349,90 @@ def cmd_unmix(args) -> int:
             _emit_json(um._jsonable(out))
         return code
     return EXIT_USAGE
+
+
+# ------------------------------------------------------------------ batch
+def cmd_batch(args) -> int:
+    """Run the jobs of a TOML job file one after the other through the same handlers (docs/batch.md).
+
+    Every job is checked (file, options) before the first one starts.  Exit code: 0 when all
+    jobs are done, 130 as soon as one is cancelled (Ctrl+C), otherwise the code of the first
+    job that failed (1, or 2 for bad input); without ``--continue-on-error`` the batch stops there.
+    """
+    import contextlib
+    import io
+
+    from studio.batchfile import JobFileError, read_job_file
+
+    try:
+        jobs = read_job_file(args.jobs)
+    except JobFileError as exc:
+        print(f"studio-cli: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser = build_parser()
+    parsed = []
+    for job in jobs:
+        argv = job.argv + [flag for flag, on in (("--json", True), ("-q", args.quiet)) if on and flag not in job.argv]
+        try:
+            with contextlib.redirect_stderr(io.StringIO()) as err:
+                parsed.append(parser.parse_args(argv))
+        except SystemExit:
+            problem = err.getvalue().strip().splitlines()[-1:] or ["bad arguments"]
+            print(f"studio-cli: {args.jobs}: job {job.index} ({job.label}): {problem[0]}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.dry_run:
+        for job in jobs:
+            print(f"[{job.index}/{len(jobs)}] studio-cli {' '.join(job.argv)}")
+        return EXIT_OK
+    results: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for job, job_args in zip(jobs, parsed):
+        if not args.json:
+            print(f"[{job.index}/{len(jobs)}] {job.label}: studio-cli {' '.join(job.argv)}", flush=True)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                job_code = job_args.func(job_args)
+            except KeyboardInterrupt:
+                job_code = EXIT_CANCELLED
+        lines = [line for line in out.getvalue().splitlines() if line.startswith("{")]
+        try:
+            reply = json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            reply = {}
+        row = {"index": job.index, "label": job.label, "argv": job.argv, "exit_code": job_code,
+               **{k: reply[k] for k in ("status", "run_id", "seconds", "error", "metrics") if k in reply}}
+        results.append(row)
+        if not args.json:
+            status = row.get("status", "done" if job_code == EXIT_OK else "failed")
+            run = f", run #{row['run_id']}" if row.get("run_id") else ""
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in list((row.get("metrics") or {}).items())[:4]
+                                if isinstance(v, (int, float)))
+            print(f"    {status}{run}" + (f": {row['error']}" if row.get("error") else "")
+                  + (f" · {metrics}" if metrics else ""), flush=True)
+        if job_code != EXIT_OK and code == EXIT_OK:
+            code = job_code
+        if job_code == EXIT_CANCELLED or (job_code != EXIT_OK and not args.continue_on_error):
+            break
+    summary = {"status": {EXIT_OK: "done", EXIT_CANCELLED: "cancelled"}.get(code, "failed"), "jobs": results,
+               "total": len(jobs), "ran": len(results),
+               "failed": sum(1 for r in results if r["exit_code"] != EXIT_OK)}
+    if args.json:
+        _emit_json(summary)
+    else:
+        print(f"batch {summary['status']}: {summary['ran']} of {summary['total']} jobs run, "
+              f"{summary['failed']} failed")
+    return code
+
+
+def add_batch_parser(sub) -> None:
+    p = sub.add_parser("batch", help="run the jobs listed in a TOML file (docs/batch.md), each recorded as a run")
+    p.add_argument("jobs", help="the job file, e.g. JOBS.toml")
+    p.add_argument("--continue-on-error", action="store_true", help="run the remaining jobs after a failed one")
+    p.add_argument("--dry-run", action="store_true", help="check the file and print the commands only")
+    p.add_argument("--json", action="store_true", help="end with one JSON object on standard output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_batch)
 
 
 # ----------------------------------------------------------------- parser
@@ -460,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "delete":
             q.add_argument("--files", action="store_true", help="also delete the run's folder (checkpoints)")
     p.set_defaults(func=cmd_runs)
+    add_batch_parser(sub)
     return parser
 
 
@@ -467,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from studio.engine.device import DeviceUnavailable
+
+    from studio.engine import distributed
 
     try:
         return args.func(args)
@@ -476,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

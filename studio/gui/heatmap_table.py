@@ -65,7 +65,9 @@ class HeatmapTable(QtWidgets.QTableWidget):
         self._cols: list[str] = []
         self.corner = corner  # what the first CSV cell says (e.g. "noise \\ SNR dB")
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header = self.horizontalHeader()
+        header.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("100.0") + 10)
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)  # cells fill the width
         self.verticalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.setSizeAdjustPolicy(QtWidgets.QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
 

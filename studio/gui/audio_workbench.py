@@ -120,9 +120,7 @@ def load_clip_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
         duration, original_rate = math.nan, 0
     segment = next(itertools.islice(io.iter_segments(path, SEGMENT_SECONDS), k, None), None)
     if segment is None:
-        if k == 0:
-            raise io.AudioInputError(f"{path}: no audio in the file")
-        raise io.AudioInputError(f"{path}: there is no segment {k + 1}")
+        raise io.AudioInputError(path, "no audio in the file" if k == 0 else f"there is no segment {k + 1}")
     segments = max(1, math.ceil(duration / SEGMENT_SECONDS)) if math.isfinite(duration) else k + 1
     ctx.progress(1, 1, "")
     return {"waveform": np.asarray(segment, dtype=np.float32), "segment": k, "segments": segments,
@@ -845,6 +843,13 @@ class AudioWorkbench(Workbench):
         return self.submit(inspect_job, options, name="Audio: mel features of the clip", kind="task",
                            role="inspect", on_done=self._inspected)
 
+    def inspection_is_current(self) -> bool:
+        """The centre shows the current clip, noise, SNR and shown models (nothing pending)."""
+        o = self.inspected_options
+        return (o is not None and not self._inspect_timer.isActive() and not self.job_running("inspect")
+                and o["waveform"] is self.waveform and o["noise"] == self.noise() and o["snr"] == self.snr()
+                and o["labels"] == [label for label, _ in self._shown_models()])
+
     def _inspected(self, job: Job) -> None:
         if self._inspect_pending:
             return  # settings changed meanwhile: job_ended starts the next one; skip drawing a stale state
@@ -879,15 +884,15 @@ class AudioWorkbench(Workbench):
             d = self._per_model_by_label.get(label, {})
             kind = self.models[label].kind if label in self.models else ""
             if d.get("probs") is not None and np.size(d["probs"]) == len(classes) and kind in ENHANCERS:
-                series.append((f"{label} enhanced", np.asarray(d["probs"])))
-        self.prob_bars.set_series(classes, series)
+                series.append((label, np.asarray(d["probs"])))
+        self.prob_bars.set_series(classes, series, true_class=self.clip_class or None)
         if series:
-            verdicts = [f"{name}: {classes[int(np.argmax(p))]} {100 * float(np.max(p)):.0f} %" for name, p in series]
-            truth = f" (true: {self.clip_class})" if self.clip_class else ""
-            self.prob_bars.getPlotItem().setTitle("Predicted" + truth)
-            self.prob_bars.setToolTip("\n".join(verdicts))
+            self.prob_bars.setToolTip("\n".join(f"{name}: {classes[int(np.argmax(p))]} {100 * float(np.max(p)):.0f} %"
+                                                for name, p in series)
+                                      + (f"\ntrue class: {self.clip_class}" if self.clip_class else ""))
         else:
-            self.prob_bars.getPlotItem().setTitle("Class probabilities: train a CNN-FC")
+            self.prob_bars.getPlotItem().setTitle("Class probabilities: train a CNN-FC", size="9pt")
+            self.prob_bars.setToolTip("")
         self._draw_waveforms()
 
     def _label_for_key(self, key: str) -> str:

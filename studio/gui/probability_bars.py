@@ -2,7 +2,8 @@
 
 One group of bars per class (class names on the y axis, so long names stay
 readable), one colour per series -- e.g. "noisy" and the enhanced input of each
-model (paper 003) -- with a legend.  :meth:`ProbabilityBars.set_series` replaces
+model (paper 003).  The legend is the title line (coloured names), so it never
+covers a bar; a known true class is marked with ▶ on its axis label.  :meth:`ProbabilityBars.set_series` replaces
 everything; :meth:`ProbabilityBars.series` returns what is shown;
 :meth:`ProbabilityBars.export_png` writes it through pyqtgraph's exporter.
 """
@@ -29,9 +30,10 @@ class ProbabilityBars(pg.PlotWidget):
         self._series: dict[str, np.ndarray] = {}
         self._classes: list[str] = []
         self._bars: list[pg.BarGraphItem] = []
+        self._title = title
         plot = self.getPlotItem()
         if title:
-            plot.setTitle(title)
+            plot.setTitle(title, size="9pt")
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.setMouseEnabled(x=False, y=False)
@@ -39,10 +41,10 @@ class ProbabilityBars(pg.PlotWidget):
         plot.showGrid(x=True, y=False, alpha=0.25)
         plot.invertY(True)  # first class at the top
         self.setXRange(0, 1, padding=0.02)
-        self._legend = plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
 
-    def set_series(self, classes: Sequence[str], series: Sequence[tuple[str, np.ndarray]]) -> None:
-        """``series``: (name, probabilities of len(classes)) pairs, drawn in order."""
+    def set_series(self, classes: Sequence[str], series: Sequence[tuple[str, np.ndarray]],
+                   true_class: str | None = None) -> None:
+        """``series``: (name, probabilities of len(classes)) pairs, drawn in order; ``true_class`` is marked."""
         classes = [str(c) for c in classes]
         checked = []
         for name, p in series:
@@ -53,7 +55,6 @@ class ProbabilityBars(pg.PlotWidget):
         plot = self.getPlotItem()
         for bar in self._bars:
             plot.removeItem(bar)
-        self._legend.clear()
         self._bars = []
         self._classes = classes
         self._series = dict(checked)
@@ -63,10 +64,13 @@ class ProbabilityBars(pg.PlotWidget):
         for k, (name, p) in enumerate(checked):
             colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
             bar = pg.BarGraphItem(x0=np.zeros_like(p), width=p, y=y - 0.4 + height * (k + 0.5), height=height,
-                                  brush=colour, pen=None, name=name)
-            plot.addItem(bar)  # named: the plot adds it to the legend
+                                  brush=colour, pen=None)
+            plot.addItem(bar)
             self._bars.append(bar)
-        plot.getAxis("left").setTicks([[(i, c) for i, c in enumerate(classes)]])
+        legend = " ".join(f"<span style='color:{SERIES_COLOURS[k % len(SERIES_COLOURS)]}'>■ {name}</span>"
+                          for k, (name, _) in enumerate(checked))
+        plot.setTitle(legend or self._title, size="9pt")
+        plot.getAxis("left").setTicks([[(i, f"▶ {c}" if c == true_class else c) for i, c in enumerate(classes)]])
         self.setYRange(-0.5, max(0.5, len(classes) - 0.5), padding=0.02)
         self.setXRange(0, 1, padding=0.02)
 

@@ -1,0 +1,247 @@
+"""Tests for the Audio Enhancement workbench (pytest-qt, offscreen, a tiny generated dataset).
+
+The dataset is a folder per class with a few 1 s clips at 8 kHz written here with
+soundfile (so reading also resamples); trainings run one or two epochs.
+"""
+from __future__ import annotations
+
+import csv
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from studio.gui import audio_player  # noqa: E402
+from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, AudioWorkbench,  # noqa: E402
+                                        parse_grid_metric)
+from studio.gui.workbenches import find  # noqa: E402
+
+WAIT = 60000
+
+
+def write_tiny_dataset(root, per_class: int = 5, rate: int = 8000):
+    """Three classes that differ in spectrum: a low tone, a high tone, clicks; seeded."""
+    rng = np.random.default_rng(0)
+    t = np.arange(rate) / rate
+    makers = {
+        "hum": lambda k: 0.5 * np.sin(2 * np.pi * (120 + 10 * k) * t),
+        "whistle": lambda k: 0.4 * np.sin(2 * np.pi * (2500 + 50 * k) * t),
+        "clicks": lambda k: np.where(rng.random(rate) > 0.995, 0.9, 0.0) + 0.01 * rng.standard_normal(rate),
+    }
+    for name, make in makers.items():
+        folder = root / name
+        folder.mkdir(parents=True)
+        for k in range(per_class):
+            x = make(k) + 0.02 * rng.standard_normal(rate)
+            sf.write(folder / f"{name}_{k}.wav", x.astype(np.float32), rate, subtype="PCM_16")
+    return root
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return write_tiny_dataset(tmp_path / "tiny")
+
+
+@pytest.fixture
+def bench(qtbot, services):
+    wb = AudioWorkbench(services)
+    qtbot.addWidget(wb)
+    wb.resize(1400, 850)
+    wb.show()
+    services.mark_torch_ready()
+    return wb
+
+
+def idle(wb) -> bool:
+    return not wb.active_jobs()
+
+
+def open_tiny(qtbot, wb, root):
+    wb.open_dataset_path(str(root))
+    qtbot.waitUntil(lambda: wb.dataset is not None and wb.inspection_is_current() and idle(wb), timeout=WAIT)
+
+
+def wait_inspected(qtbot, wb, **expected):
+    qtbot.waitUntil(lambda: idle(wb) and wb.inspection_is_current() and all(
+        wb.inspected_options[k] == v for k, v in expected.items()), timeout=WAIT)
+
+
+def test_registered_and_in_step_with_the_domain():
+    spec = find("Audio Enhancement")
+    assert spec is not None and spec.key == "audio" and spec.load() is AudioWorkbench
+    from studio.audio import io, models, noise
+
+    assert tuple(MODEL_LABELS) == tuple(models.MODEL_KINDS)
+    assert tuple(NOISE_KINDS) == tuple(noise.NOISE_TYPES)
+    assert SAMPLE_RATE == io.SAMPLE_RATE
+    assert parse_grid_metric("grid/pink/5") == ("pink", "5")
+    assert parse_grid_metric("grid//data/noise/f16.wav/0") == ("/data/noise/f16.wav", "0")
+    assert parse_grid_metric("train/loss") is None
+
+
+def test_open_dataset_change_snr_and_noise_updates_the_mel_images(qtbot, bench, tiny):
+    open_tiny(qtbot, bench, tiny)
+    assert bench.clip_list.topLevelItemCount() == 15
+    assert sorted({bench.clip_list.topLevelItem(i).text(1) for i in range(15)}) == ["clicks", "hum", "whistle"]
+    assert bench.waveform is not None and len(bench.waveform) == int(4.0 * SAMPLE_RATE)
+    titles = bench.mel_grid.titles()
+    assert titles[0] == "clean" and titles[1].startswith("noisy (pink, 5 dB")
+    clean = bench.mel_grid.array("clean").copy()
+    noisy5 = bench.mel_grid.array(titles[1]).copy()
+    assert clean.shape[0] == 40 and np.isfinite(noisy5).all()
+    assert bench.noisy is not None and bench.noisy.shape == bench.waveform.shape
+    # a cleaner mix: the noisy image moves towards the clean one
+    bench.set_snr(30)
+    wait_inspected(qtbot, bench, snr=30)
+    noisy30 = bench.mel_grid.array(bench.mel_grid.titles()[1])
+    assert "30 dB" in bench.mel_grid.titles()[1]
+    np.testing.assert_allclose(bench.mel_grid.array("clean"), clean)
+    assert np.abs(noisy30 - clean).mean() < np.abs(noisy5 - clean).mean()
+    # the measured SNR of the mix that is plotted and played is the one asked for
+    residual = bench.noisy - bench.waveform
+    snr = 10 * np.log10(np.sum(bench.waveform.astype(np.float64) ** 2) / np.sum(residual.astype(np.float64) ** 2))
+    assert abs(snr - 30) < 0.1
+    bench.set_noise("white")
+    wait_inspected(qtbot, bench, noise="white")
+    assert bench.mel_grid.titles()[1].startswith("noisy (white, 30 dB")
+    # another clip
+    bench.select_clip(7)
+    qtbot.waitUntil(lambda: idle(bench) and bench.clip_path == bench.clip_paths()[7], timeout=WAIT)
+    wait_inspected(qtbot, bench, noise="white")
+    assert not np.allclose(bench.mel_grid.array("clean"), clean)
+
+
+def test_short_training_streams_curve_points_then_enhancer_evaluation_and_exports(qtbot, bench, tiny, services,
+                                                                                tmp_path):
+    open_tiny(qtbot, bench, tiny)
+    assert not bench.train_button.isEnabled() or bench.kind_combo.currentData() == "cnn"
+    bench.kind_combo.setCurrentIndex(bench.kind_combo.findData("sfe"))
+    assert not bench.train_button.isEnabled()  # an enhancer needs a trained CNN-FC
+    bench.kind_combo.setCurrentIndex(bench.kind_combo.findData("cnn"))
+    bench.epochs_spin.setValue(2)
+    job = bench.train()
+    assert job is not None and job.run is not None
+    qtbot.waitUntil(lambda: job.status in ("done", "failed", "cancelled") and idle(bench), timeout=WAIT)
+    assert job.status == "done", job.error
+    bench.curve.flush()
+    n_curve = len(bench.curve.series_data("train/loss")["step"])
+    assert n_curve == len(services.registry.metric_series(job.run.id, "train/loss")["step"]) > 0
+    cnn_label = f"CNN-FC #{job.run.id}"
+    assert cnn_label in bench.models and bench.classifier_combo.currentText() == cnn_label
+    wait_inspected(qtbot, bench)
+    probs = bench.prob_bars.series()
+    assert "noisy" in probs and abs(probs["noisy"].sum() - 1) < 1e-4
+    # an enhancer through the frozen classifier: its mask and enhanced features join the grid
+    bench.kind_combo.setCurrentIndex(bench.kind_combo.findData("sfe"))
+    bench.epochs_spin.setValue(1)
+    assert bench.train_button.isEnabled()
+    job2 = bench.train()
+    qtbot.waitUntil(lambda: job2.status in ("done", "failed", "cancelled") and idle(bench), timeout=WAIT)
+    assert job2.status == "done", job2.error
+    sfe_label = f"SFE #{job2.run.id}"
+    wait_inspected(qtbot, bench)
+    assert f"{sfe_label} mask" in bench.mel_grid.titles() and f"{sfe_label} enhanced" in bench.mel_grid.titles()
+    mask = bench.mel_grid.array(f"{sfe_label} mask")
+    assert mask.min() >= 0 and mask.max() <= 1
+    assert sfe_label in bench.prob_bars.series()  # the class probabilities of its enhanced input
+    # evaluate the enhancer on two SNRs: the heat map fills in from the streamed grid metrics
+    bench.models_list.setCurrentRow(1)
+    assert bench.selected_model().label == sfe_label
+    ev = bench.evaluate(snrs=(5, 0))
+    qtbot.waitUntil(lambda: ev.status in ("done", "failed", "cancelled") and idle(bench), timeout=WAIT)
+    assert ev.status == "done", ev.error
+    assert bench.grid_table.filled_count() == len(NOISE_KINDS) * 2
+    for noise, cells in ev.result["grid"].items():
+        for snr, acc in cells.items():
+            assert bench.grid_table.value(noise, f"{float(snr):g}") == pytest.approx(acc)
+    streamed = [n for n in services.registry.metric_names(ev.run.id) if n.startswith("grid/")]
+    assert len(streamed) == len(NOISE_KINDS) * 2
+    assert bench.clean_table.value(sfe_label, "test") == pytest.approx(ev.result["clean"]["test"])
+    assert bench.confusion_table.rowCount() == len(ev.result["classes"])
+    # exports
+    bench.export_features(str(tmp_path / "enh.npy"), sfe_label)
+    np.testing.assert_allclose(np.load(tmp_path / "enh.npy"), bench.mel_grid.array(f"{sfe_label} enhanced"))
+    bench.grid_table.export_csv(tmp_path / "grid.csv")
+    rows = list(csv.reader(open(tmp_path / "grid.csv", encoding="utf-8")))
+    assert len(rows) == 1 + len(NOISE_KINDS) and rows[0][1:] == ["5", "0"]
+    bench.mel_grid.export_png(tmp_path / "mel.png")
+    bench.export_waveform_png(str(tmp_path / "wave.png"))
+    assert (tmp_path / "mel.png").stat().st_size > 1000 and (tmp_path / "wave.png").stat().st_size > 1000
+
+
+def test_reopen_runs_in_a_fresh_workbench(qtbot, bench, tiny, services):
+    open_tiny(qtbot, bench, tiny)
+    bench.epochs_spin.setValue(1)
+    job = bench.train()
+    qtbot.waitUntil(lambda: job.status in ("done", "failed", "cancelled") and idle(bench), timeout=WAIT)
+    assert job.status == "done", job.error
+    other = AudioWorkbench(services)
+    qtbot.addWidget(other)
+    other.reopen_run(services.registry.get(job.run.id))
+    assert f"CNN-FC #{job.run.id}" in other.models
+    other.curve.flush()
+    assert other.curve.series_data("train/loss")["step"]
+    assert "Reopened run" in other.message_text()
+    other.reopen_run(services.registry.create_run("sem", "cnn2", {}))
+    assert "belongs to the sem workbench" in other.message_text()
+
+
+def test_play_buttons_disabled_without_an_audio_output(qtbot, services, monkeypatch, tiny):
+    real_ok, real_why = audio_player.playback_status(refresh=True)
+    monkeypatch.setattr(audio_player, "_STATUS", (False, "Playback is unavailable: this machine has no audio output."))
+    wb = AudioWorkbench(services)
+    qtbot.addWidget(wb)
+    wb.show()
+    services.mark_torch_ready()
+    open_tiny(qtbot, wb, tiny)
+    for button in (wb.play_clean_button, wb.play_noisy_button):
+        assert not button.isEnabled()
+        assert "no audio output" in button.toolTip()
+    wb.play_noisy()  # the shortcut still answers, with a message
+    assert "no audio output" in wb.message_text()
+    if not real_ok:  # this machine (e.g. offscreen, no sound server): the real probe disables them too
+        monkeypatch.setattr(audio_player, "_STATUS", (real_ok, real_why))
+        again = AudioWorkbench(services)
+        qtbot.addWidget(again)
+        assert not again.play_clean_button.isEnabled() and again.play_clean_button.toolTip() == real_why
+
+
+def test_bad_folder_and_bad_file_give_a_message_and_the_app_lives_on(qtbot, bench, tiny, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    job = bench.open_dataset_path(str(empty))
+    qtbot.waitUntil(lambda: idle(bench), timeout=WAIT)
+    assert bench.dataset is None
+    assert bench.message_label.property("level") == "error" and "empty" in bench.message_text()
+    fake = tmp_path / "notes.wav"
+    fake.write_text("this is not audio\n" * 20)
+    job = bench.open_file(str(fake))
+    qtbot.waitUntil(lambda: idle(bench), timeout=WAIT)
+    assert job.status == "failed" and "notes.wav" in bench.message_text()
+    assert bench.waveform is None
+    open_tiny(qtbot, bench, tiny)  # still working
+    assert bench.isVisible() and bench.dataset is not None
+
+
+def test_long_recording_is_shown_one_segment_at_a_time(qtbot, bench, tmp_path):
+    rate = 22050
+    t = np.arange(int(9.5 * rate)) / rate
+    x = (0.3 * np.sin(2 * np.pi * 440 * t) * (t > 4.0)).astype(np.float32)  # silent first segment
+    path = tmp_path / "long.flac"
+    sf.write(path, np.stack([x, x], axis=1), rate)  # stereo FLAC at 22.05 kHz
+    bench.open_file(str(path))
+    qtbot.waitUntil(lambda: bench.inspection is not None and idle(bench), timeout=WAIT)
+    assert bench.clip_segments == 3 and bench.segment_spin.isVisibleTo(bench)
+    assert np.isfinite(bench.mel_grid.array("clean")).all()  # a silent segment gives no NaN
+    bench.segment_spin.setValue(2)
+    qtbot.waitUntil(lambda: bench.clip_segment == 1 and idle(bench), timeout=WAIT)
+    wait_inspected(qtbot, bench)
+    assert np.abs(bench.waveform).max() > 0.2
+    assert "class unknown" in bench.clip_label.text()
+
+
+def test_fits_a_1200_px_window(qtbot, bench):
+    assert bench.minimumSizeHint().width() <= 1200 - 20

@@ -97,9 +97,20 @@ def load_dataset_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
     else:
         root = options["path"]
     ctx.progress(1, 2, "reading the dataset")
-    ds = io.load_dataset(root)
+
+    def progress(done: int, total: int) -> None:
+        ctx.check()
+        ctx.progress(done, total, f"checking file {done + 1} of {total}")
+
+    ds = io.load_dataset(root, progress=progress)
     ctx.progress(2, 2, ds.summary())
-    return {"dataset": ds, "root": str(root)}
+    splits: dict[str, str] = {}
+    for name in ("train", "dev", "test"):
+        try:
+            splits.update((str(c.path), name) for c in ds.split(name))
+        except (ValueError, NotImplementedError):  # a split the dataset cannot make: the column stays empty
+            pass
+    return {"dataset": ds, "root": str(root), "splits": splits}
 
 
 def load_clip_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
@@ -288,11 +299,14 @@ class AudioWorkbench(Workbench):
         dl.addWidget(self.summary_label)
         self.class_filter = QtWidgets.QComboBox()
         self.class_filter.setToolTip("Show the clips of one class")
+        self.class_filter.setVisible(False)
         self.class_filter.currentIndexChanged.connect(self._apply_filter)
         dl.addWidget(self.class_filter)
         self.clip_list = QtWidgets.QTreeWidget()
         self.clip_list.setColumnCount(3)
-        self.clip_list.setHeaderLabels(["Clip", "Class", "Fold"])
+        self.clip_list.setHeaderLabels(["Clip", "Class", "Fold / split"])
+        self.clip_list.headerItem().setToolTip(2, "UrbanSound8K fold and the paper's split: folds 1–8 train, "
+                                                  "9 dev, 10 test (folder per class: a seeded split)")
         self.clip_list.setRootIsDecorated(False)
         self.clip_list.setUniformRowHeights(True)
         self.clip_list.setMinimumHeight(120)
@@ -655,9 +669,11 @@ class AudioWorkbench(Workbench):
                               "error")
             self.set_status("No dataset opened.")
             return
-        self.set_dataset(ds, root, is_sample=bool(options.get("sample")))
+        self.set_dataset(ds, root, is_sample=bool(options.get("sample")), splits=job.result.get("splits"))
 
-    def set_dataset(self, ds, root: str, is_sample: bool = False) -> None:
+    def set_dataset(self, ds, root: str, is_sample: bool = False, splits: dict[str, str] | None = None) -> None:
+        """Show a loaded ``AudioDataset``; ``splits`` maps a clip's path to train/dev/test (the paper's split)."""
+        splits = splits or {}
         self.dataset = ds
         self.dataset_root = root
         self.dataset_is_sample = is_sample
@@ -671,12 +687,15 @@ class AudioWorkbench(Workbench):
         for i, name_ in enumerate(ds.classes):
             self.class_filter.addItem(f"{name_} ({counts[i]})", i)
         self.class_filter.blockSignals(False)
+        self.class_filter.setVisible(True)
         self.clip_list.blockSignals(True)
         self.clip_list.clear()
         items = []
         for clip in ds.clips:
-            item = QtWidgets.QTreeWidgetItem([Path(clip.path).name, ds.classes[clip.label],
-                                              "" if clip.fold is None else str(clip.fold)])
+            where = splits.get(str(clip.path), "")
+            if clip.fold is not None:
+                where = f"{clip.fold} {where}".strip()
+            item = QtWidgets.QTreeWidgetItem([Path(clip.path).name, ds.classes[clip.label], where])
             item.setData(0, ROLE_CLIP, str(clip.path))
             item.setToolTip(0, str(clip.path))
             items.append(item)

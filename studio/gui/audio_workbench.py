@@ -436,15 +436,16 @@ class AudioWorkbench(Workbench):
         self.segment_spin.setVisible(False)
         self.segment_spin.valueChanged.connect(self._segment_changed)
         bar.addWidget(self.segment_spin)
-        ok, why = playback_status()
         self.play_clean_button = QtWidgets.QPushButton("▶ Clean")
         self.play_noisy_button = QtWidgets.QPushButton("▶ Noisy")
         self.play_clean_button.clicked.connect(self.play_clean)
         self.play_noisy_button.clicked.connect(self.play_noisy)
-        self.playback_available = ok
-        for b, what in ((self.play_clean_button, "the clean clip"), (self.play_noisy_button, "the noisy mix (Space)")):
-            b.setToolTip(f"Play {what} on {why}" if ok else why)
+        self.playback_available = False
+        self.playback_note = "Checking for an audio output…"
+        for b in (self.play_clean_button, self.play_noisy_button):
+            b.setToolTip(self.playback_note)
             bar.addWidget(b)
+        QtCore.QTimer.singleShot(0, self._probe_playback)  # QtMultimedia loads after the window shows
         cl.addLayout(bar)
 
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
@@ -936,6 +937,13 @@ class AudioWorkbench(Workbench):
             self.noisy_curve.setData([], [])
 
     # ======================================================================= play
+    def _probe_playback(self) -> None:
+        ok, why = playback_status()
+        self.playback_available, self.playback_note = ok, why
+        for b, what in ((self.play_clean_button, "the clean clip"), (self.play_noisy_button, "the noisy mix (Space)")):
+            b.setToolTip(f"Play {what} on {why}" if ok else why)
+        self.update_buttons()
+
     def play_clean(self) -> None:
         self._play(self.waveform, "clean")
 
@@ -944,7 +952,7 @@ class AudioWorkbench(Workbench):
 
     def _play(self, samples: np.ndarray | None, what: str) -> None:
         if not self.playback_available:
-            self.show_message(playback_status()[1], "warning")
+            self.show_message(self.playback_note, "warning")
             return
         if samples is None:
             self.show_message(f"No {what} audio yet: open a clip first.", "warning")

@@ -206,7 +206,8 @@ def test_play_buttons_disabled_without_an_audio_output(qtbot, services, monkeypa
         monkeypatch.setattr(audio_player, "_STATUS", (real_ok, real_why))
         again = AudioWorkbench(services)
         qtbot.addWidget(again)
-        assert not again.play_clean_button.isEnabled() and again.play_clean_button.toolTip() == real_why
+        qtbot.waitUntil(lambda: again.play_clean_button.toolTip() == real_why, timeout=5000)
+        assert not again.play_clean_button.isEnabled() and not again.play_noisy_button.isEnabled()
 
 
 def test_bad_folder_and_bad_file_give_a_message_and_the_app_lives_on(qtbot, bench, tiny, tmp_path):

@@ -381,6 +381,11 @@ class AudioWorkbench(Workbench):
         ml.addWidget(self.epochs_spin, 0, 3)
         ml.addWidget(QtWidgets.QLabel("Classifier"), 1, 0)
         ml.addWidget(self.classifier_combo, 1, 1, 1, 3)
+        self.continue_check = QtWidgets.QCheckBox("Retrain from the selected model's weights")
+        self.continue_check.setToolTip("Start from the selected trained model's checkpoint (same kind) instead of "
+                                       "from scratch; the new run records it as its parent")
+        self.continue_check.toggled.connect(self.update_buttons)
+        ml.addWidget(self.continue_check, 2, 0, 1, 4)
         self.train_button = QtWidgets.QPushButton("Train")
         self.train_button.setToolTip("Train the chosen model on the dataset's training folds (Ctrl+T)")
         self.train_button.clicked.connect(self._train_clicked)
@@ -394,17 +399,17 @@ class AudioWorkbench(Workbench):
         buttons = QtWidgets.QHBoxLayout()
         for b in (self.train_button, self.evaluate_button, self.stop_button):
             buttons.addWidget(b)
-        ml.addLayout(buttons, 2, 0, 1, 4)
+        ml.addLayout(buttons, 3, 0, 1, 4)
         self.models_list = QtWidgets.QListWidget()
         self.models_list.setToolTip("Trained models: ticked ones are shown in the centre; the selected one is "
                                     "evaluated")
         self.models_list.setMaximumHeight(96)
         self.models_list.itemChanged.connect(self._model_ticked)
         self.models_list.currentItemChanged.connect(lambda *_: self.update_buttons())
-        ml.addWidget(self.models_list, 3, 0, 1, 4)
+        ml.addWidget(self.models_list, 4, 0, 1, 4)
         self.model_label = QtWidgets.QLabel("No trained model: train a CNN-FC first, then the enhancers.")
         self.model_label.setWordWrap(True)
-        ml.addWidget(self.model_label, 4, 0, 1, 4)
+        ml.addWidget(self.model_label, 5, 0, 1, 4)
 
         panel = QtWidgets.QWidget()
         pl = QtWidgets.QVBoxLayout(panel)
@@ -860,8 +865,11 @@ class AudioWorkbench(Workbench):
             return None
         self._inspect_pending = False
         options = self.inspect_options()
-        return self.submit(inspect_job, options, name="Audio: mel features of the clip", kind="task",
-                           role="inspect", on_done=self._inspected)
+        try:
+            return self.submit(inspect_job, options, name="Audio: mel features of the clip", kind="task",
+                               role="inspect", on_done=self._inspected)
+        except RuntimeError:  # the pool is shutting down (the window is closing)
+            return None
 
     def inspection_is_current(self) -> bool:
         """The centre shows the current clip, noise, SNR and shown models (nothing pending)."""
@@ -999,14 +1007,15 @@ class AudioWorkbench(Workbench):
         if self.train_button.isEnabled():
             self.train()
 
-    def train_config(self):
+    def train_config(self, init: TrainedModel | None = None):
         from studio.audio.jobs import AudioTrainConfig
 
         kind = self.kind_combo.currentData()
         return AudioTrainConfig(data=None if self.dataset_is_sample else self.dataset_root,
                                 sample_preset=self.sample_preset, model=kind,
                                 epochs=self.epochs_spin.value() or None,
-                                classifier=self.classifier_combo.currentData() if kind in ENHANCERS else None)
+                                classifier=self.classifier_combo.currentData() if kind in ENHANCERS else None,
+                                init_checkpoint=init.checkpoint if init is not None else None)
 
     def train(self) -> Job | None:
         """Train the chosen kind on the open dataset (a run of this workbench)."""
@@ -1024,17 +1033,26 @@ class AudioWorkbench(Workbench):
             self.show_message(f"{MODEL_LABELS[kind]} is trained through a frozen CNN-FC: train a CNN-FC first.",
                               "warning")
             return None
+        init = None
+        if self.continue_check.isChecked():
+            init = self.selected_model()
+            if init is None or init.kind != kind:
+                self.show_message(f"To retrain from weights, select a trained {MODEL_LABELS[kind]} in the list "
+                                  "(or untick 'Retrain from the selected model's weights').", "warning")
+                return None
         from studio.audio.jobs import train_audio
 
-        cfg = self.train_config()
+        cfg = self.train_config(init)
         self.show_message("")
         self.curve.clear()
-        job = self.submit(train_audio, cfg, name=f"Audio: train {MODEL_LABELS[kind]}", kind="train", role="train",
+        what = f"Retrain {init.label}" if init is not None else f"Train {MODEL_LABELS[kind]}"
+        job = self.submit(train_audio, cfg, name=f"Audio: {what}", kind="train", role="train",
                           on_done=lambda job, k=kind: self._trained(job, k),
-                          run=RunSpec(self.key, kind, dataclasses.asdict(cfg)))
+                          run=RunSpec(self.key, kind, dataclasses.asdict(cfg),
+                                      parent_id=init.run_id if init is not None else None))
         self.train_job = job
         run = f" as run #{job.run.id}" if job.run is not None else ""
-        self.set_status(f"Training {MODEL_LABELS[kind]} on {job.device}{run}…")
+        self.set_status(f"{what}: running on {job.device}{run}…")
         return job
 
     def _trained(self, job: Job, kind: str) -> None:

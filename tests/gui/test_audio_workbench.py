@@ -187,6 +187,15 @@ def test_reopen_runs_in_a_fresh_workbench(qtbot, bench, tiny, services):
     assert "Reopened run" in other.message_text()
     other.reopen_run(services.registry.create_run("sem", "cnn2", {}))
     assert "belongs to the sem workbench" in other.message_text()
+    # retrain from the reopened model's weights: a child run that starts from its checkpoint
+    bench.add_model(other.models[f"CNN-FC #{job.run.id}"])
+    bench.continue_check.setChecked(True)
+    child = bench.train()
+    assert child is not None and child.run.parent_id == job.run.id
+    assert child.run.config["init_checkpoint"] == job.run.checkpoint
+    qtbot.waitUntil(lambda: child.status in ("done", "failed", "cancelled") and idle(bench), timeout=WAIT)
+    assert child.status == "done", child.error
+    wait_inspected(qtbot, bench)
 
 
 def test_play_buttons_disabled_without_an_audio_output(qtbot, services, monkeypatch, tiny):

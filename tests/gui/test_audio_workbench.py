@@ -253,5 +253,13 @@ def test_long_recording_is_shown_one_segment_at_a_time(qtbot, bench, tmp_path):
     assert "class unknown" in bench.clip_label.text()
 
 
-def test_fits_a_1200_px_window(qtbot, bench):
-    assert bench.minimumSizeHint().width() <= 1200 - 20
+def test_the_main_window_with_this_tab_fits_1200_px(qtbot, services):
+    from studio.gui.main_window import MainWindow
+
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    assert window.show_tab("Audio Enhancement")
+    window.show()
+    qtbot.wait(50)
+    assert window.width() == 1200

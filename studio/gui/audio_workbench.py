@@ -92,8 +92,11 @@ def load_dataset_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
     if options.get("sample"):
         from studio.audio import synthetic
 
-        ctx.progress(0, 2, "generating the sample dataset (first time only)")
-        root = synthetic.sample_dataset(options["sample"])
+        def generating(done: int, total: int) -> None:
+            ctx.check()
+            ctx.progress(done, total, f"generating the sample dataset (first time only): clip {done + 1} of {total}")
+
+        root = synthetic.sample_dataset(options["sample"], progress=generating)
     else:
         root = options["path"]
     ctx.progress(1, 2, "reading the dataset")

@@ -114,6 +114,23 @@ def test_open_dataset_change_snr_and_noise_updates_the_mel_images(qtbot, bench, 
     assert not np.allclose(bench.mel_grid.array("clean"), clean)
 
 
+def test_open_sample_then_snr_updates_the_mel_images(qtbot, bench, monkeypatch):
+    from studio.audio import synthetic
+
+    monkeypatch.setitem(synthetic.PRESETS, "tiny", 1)  # one clip per class: generated in about a second
+    monkeypatch.setattr(AudioWorkbench, "sample_preset", "tiny")
+    bench.open_sample()
+    qtbot.waitUntil(lambda: bench.dataset is not None and idle(bench), timeout=WAIT)
+    assert bench.dataset_is_sample and bench.clip_list.topLevelItemCount() == 10
+    assert bench.class_filter.count() == 11 and "siren (1)" in [bench.class_filter.itemText(i) for i in range(11)]
+    wait_inspected(qtbot, bench)
+    before = bench.mel_grid.array(bench.mel_grid.titles()[1]).copy()
+    bench.set_snr(-5)
+    wait_inspected(qtbot, bench, snr=-5)
+    assert "−5 dB" in bench.mel_grid.titles()[1]
+    assert not np.allclose(bench.mel_grid.array(bench.mel_grid.titles()[1]), before)
+
+
 def test_short_training_streams_curve_points_then_enhancer_evaluation_and_exports(qtbot, bench, tiny, services,
                                                                                 tmp_path):
     open_tiny(qtbot, bench, tiny)

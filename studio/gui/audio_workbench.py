@@ -55,8 +55,7 @@ from studio.gui.probability_bars import ProbabilityBars
 from studio.gui.settings_dialog import data_folder
 from studio.gui.workbench import Workbench, breakable, preview_main
 
-__all__ = ["AudioWorkbench", "MODEL_LABELS", "load_dataset_job", "load_clip_job", "inspect_job", "evaluate_job",
-           "main"]
+__all__ = ["AudioWorkbench", "MODEL_LABELS", "load_dataset_job", "load_clip_job", "inspect_job", "main"]
 
 PAPER = "Kim et al. (paper 003)"
 #: The models of section 4 (keys equal studio.audio.models.MODEL_KINDS; a test checks).
@@ -142,43 +141,12 @@ def load_clip_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def inspect_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
-    """Fig. 3 for one clip: ``inspect_clip`` plus the noisy waveform (for the plot and for playing it)."""
-    from studio.audio import jobs, noise
+    """Fig. 3 for one clip (``inspect_clip``: mel images, masks, probabilities and the noisy waveform)."""
+    from studio.audio.jobs import inspect_clip
 
-    clean = np.asarray(options["waveform"], dtype=np.float32)
-    kind, snr, seed = options["noise"], float(options["snr"]), int(options.get("seed", 0))
-    inspection = jobs.inspect_clip(list(options["models"]), clean, kind, snr, seed=seed)
-    noisy = getattr(inspection, "noisy_waveform", None)
-    if noisy is None:  # the contract's ClipInspection has no waveform: mix the same noise here
-        n = noise.load_noise(kind) if os.path.isfile(str(kind)) else noise.make_noise(kind, len(clean), seed=seed)
-        noisy = noise.mix_at_snr(clean, np.resize(np.asarray(n, dtype=np.float32), len(clean)), snr)
-    return {"inspection": inspection, "noisy": np.asarray(noisy, dtype=np.float32), "options": options}
-
-
-def evaluate_job(ctx, cfg) -> dict[str, Any]:
-    """``evaluate_audio``; the result is also kept as the run's ``evaluation.json`` (Runs dock ▸ Reopen)."""
-    from studio.audio.jobs import evaluate_audio
-
-    result = evaluate_audio(ctx, cfg)
-    run = ctx.run
-    if run is not None:
-        target = Path(run.dir) / "evaluation.json"
-        if not target.exists():
-            Path(run.dir).mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(result, default=_json_default, indent=1), encoding="utf-8")
-            os.replace(tmp, target)
-    return result
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+    inspection = inspect_clip(list(options["models"]), np.asarray(options["waveform"], dtype=np.float32),
+                              options["noise"], float(options["snr"]), seed=int(options.get("seed", 0)))
+    return {"inspection": inspection, "options": options}
 
 
 def parse_grid_metric(name: str) -> tuple[str, str] | None:
@@ -199,7 +167,8 @@ def snr_label(snr: Any) -> str:
 
 
 def noise_label(noise: str) -> str:
-    return Path(noise).stem if os.sep in noise or "/" in noise else noise
+    """The name a noise has in results: the generator's name, or a noise file's stem (as studio.audio.jobs)."""
+    return noise if noise in NOISE_KINDS else Path(noise).stem
 
 
 @dataclass
@@ -225,6 +194,8 @@ class AudioWorkbench(Workbench):
 
     #: What "Open sample dataset" generates (studio.audio.synthetic.sample_dataset's preset).
     sample_preset = "small"
+    #: Extra AudioTrainConfig fields for every training (tests shrink the networks: {"width": 0.25}).
+    train_options: dict[str, Any] = {}
 
     def __init__(self, services: Services, parent: QtWidgets.QWidget | None = None):
         super().__init__(services, parent)
@@ -891,17 +862,20 @@ class AudioWorkbench(Workbench):
         options = result["options"]
         self.inspection = insp
         self.inspected_options = options
-        self.noisy = result["noisy"]
+        noisy = getattr(insp, "noisy_wave", None)
+        self.noisy = None if noisy is None else np.asarray(noisy, dtype=np.float32)
         labels = dict(zip(options["models"], options["labels"]))
         self._per_model_by_label = {}
         for key, d in (getattr(insp, "per_model", None) or {}).items():
-            label = labels.get(key) or self._label_for_key(key)
+            label = labels.get(str(d.get("path", key))) or labels.get(key) or self._label_for_key(key)
             self._per_model_by_label[label] = d
         snr = f"{options['snr']} dB".replace("-", "−")
         noisy_title = f"noisy ({noise_label(options['noise'])}, {snr})"
         panels: list[tuple[str, np.ndarray]] = [("clean", insp.clean_mel), (noisy_title, insp.noisy_mel)]
         for label in options["labels"]:
             d = self._per_model_by_label.get(label, {})
+            if self._kind_of(label, d) not in ENHANCERS:
+                continue  # a classifier has no mask: its input is the noisy image
             if d.get("mask") is not None:
                 panels.append((f"{label} mask", d["mask"]))
             if d.get("enhanced") is not None:
@@ -909,12 +883,12 @@ class AudioWorkbench(Workbench):
         self.mel_grid.set_panels(panels)
         classes = list(getattr(insp, "classes", None) or [])
         series = []
-        if insp.noisy_probs is not None and len(classes) and np.size(insp.noisy_probs) == len(classes):
+        if insp.noisy_probs is not None and classes and np.size(insp.noisy_probs) == len(classes):
             series.append(("noisy", np.asarray(insp.noisy_probs)))
         for label in options["labels"]:
             d = self._per_model_by_label.get(label, {})
-            kind = self.models[label].kind if label in self.models else ""
-            if d.get("probs") is not None and np.size(d["probs"]) == len(classes) and kind in ENHANCERS:
+            if d.get("probs") is not None and np.size(d["probs"]) == len(classes) and \
+                    self._kind_of(label, d) in ENHANCERS:
                 series.append((label, np.asarray(d["probs"])))
         self.prob_bars.set_series(classes, series, true_class=self.clip_class or None)
         if series:
@@ -925,6 +899,9 @@ class AudioWorkbench(Workbench):
             self.prob_bars.getPlotItem().setTitle("Class probabilities: train a CNN-FC", size="9pt")
             self.prob_bars.setToolTip("")
         self._draw_waveforms()
+
+    def _kind_of(self, label: str, d: dict[str, Any]) -> str:
+        return str(d.get("kind") or (self.models[label].kind if label in self.models else ""))
 
     def _label_for_key(self, key: str) -> str:
         for label, m in self.models.items():
@@ -1018,7 +995,8 @@ class AudioWorkbench(Workbench):
                                 sample_preset=self.sample_preset, model=kind,
                                 epochs=self.epochs_spin.value() or None,
                                 classifier=self.classifier_combo.currentData() if kind in ENHANCERS else None,
-                                init_checkpoint=init.checkpoint if init is not None else None)
+                                init_checkpoint=init.checkpoint if init is not None else None,
+                                **self.train_options)
 
     def train(self) -> Job | None:
         """Train the chosen kind on the open dataset (a run of this workbench)."""
@@ -1128,14 +1106,16 @@ class AudioWorkbench(Workbench):
         if self.evaluate_button.isEnabled():
             self.evaluate()
 
-    def evaluate_config(self, model: TrainedModel, snrs=PAPER_SNRS):
+    def evaluate_config(self, model: TrainedModel, snrs=PAPER_SNRS, noises=None):
+        """All five generators and the opened noise file (if any) at the paper's SNRs, on the test fold."""
         from studio.audio.jobs import AudioEvalConfig
 
-        noises = tuple(NOISE_KINDS) + ((self.noise_file,) if self.noise_file else ())
+        if noises is None:
+            noises = tuple(NOISE_KINDS) + ((self.noise_file,) if self.noise_file else ())
         return AudioEvalConfig(model=model.checkpoint, data=None if self.dataset_is_sample else self.dataset_root,
-                               noises=noises, snrs=tuple(snrs))
+                               noises=tuple(noises), snrs=tuple(snrs))
 
-    def evaluate(self, model: TrainedModel | None = None, snrs=PAPER_SNRS) -> Job | None:
+    def evaluate(self, model: TrainedModel | None = None, snrs=PAPER_SNRS, noises=None) -> Job | None:
         """Table 1 and Table 2 for one trained model; the heat map fills in as the cells arrive."""
         model = model or self.selected_model()
         if model is None:
@@ -1147,7 +1127,7 @@ class AudioWorkbench(Workbench):
         if self.job_running("evaluate"):
             self.show_message("An evaluation is already running; Stop it first.", "warning")
             return None
-        cfg = self.evaluate_config(model, snrs)
+        cfg = self.evaluate_config(model, snrs, noises)
         label = model.label
         self._eval_label = label
         self.evaluations[label] = {"grid": {}}
@@ -1156,7 +1136,9 @@ class AudioWorkbench(Workbench):
         self.result_tabs.setCurrentWidget(self.grid_table)
         self.show_message("")
         run_config = {**dataclasses.asdict(cfg), "label": label}
-        job = self.submit(evaluate_job, cfg, name=f"Audio: evaluate {label}", kind="train", role="evaluate",
+        from studio.audio.jobs import evaluate_audio
+
+        job = self.submit(evaluate_audio, cfg, name=f"Audio: evaluate {label}", kind="train", role="evaluate",
                           on_done=lambda job, l=label: self.show_evaluation(l, job.result),
                           run=RunSpec(self.key, f"eval-{model.kind}", run_config))
         self.eval_job = job
@@ -1235,6 +1217,11 @@ class AudioWorkbench(Workbench):
             grid.setdefault(noise, {})[snr] = value
             if self.results_combo.currentText() == self._eval_label:
                 self.grid_table.set_value(noise_label(noise), snr_label(snr), value)
+        elif role == "evaluate" and name in ("clean/dev", "clean/test"):
+            split = name.split("/")[1]
+            self.evaluations.setdefault(self._eval_label, {}).setdefault("clean", {})[split] = value
+            if math.isfinite(value):
+                self.clean_table.set_value(self._eval_label, split, value)
         elif role == "train" and cell is None:
             self.curve.add_point(name, step, value, epoch, wall)
 

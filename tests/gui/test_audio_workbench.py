@@ -46,7 +46,8 @@ def tiny(tmp_path):
 
 
 @pytest.fixture
-def bench(qtbot, services):
+def bench(qtbot, services, monkeypatch):
+    monkeypatch.setattr(AudioWorkbench, "train_options", {"width": 0.25})  # a quarter of the paper's channels
     wb = AudioWorkbench(services)
     qtbot.addWidget(wb)
     wb.resize(1400, 850)
@@ -164,18 +165,18 @@ def test_short_training_streams_curve_points_then_enhancer_evaluation_and_export
     mask = bench.mel_grid.array(f"{sfe_label} mask")
     assert mask.min() >= 0 and mask.max() <= 1
     assert sfe_label in bench.prob_bars.series()  # the class probabilities of its enhanced input
-    # evaluate the enhancer on two SNRs: the heat map fills in from the streamed grid metrics
+    # evaluate the enhancer on two noises × two SNRs: the heat map fills in from the streamed grid metrics
     bench.models_list.setCurrentRow(1)
     assert bench.selected_model().label == sfe_label
-    ev = bench.evaluate(snrs=(5, 0))
+    ev = bench.evaluate(snrs=(5, 0), noises=("pink", "white"))
     qtbot.waitUntil(lambda: ev.status in ("done", "failed", "cancelled") and idle(bench), timeout=WAIT)
     assert ev.status == "done", ev.error
-    assert bench.grid_table.filled_count() == len(NOISE_KINDS) * 2
+    assert bench.grid_table.filled_count() == 4 and bench.grid_table.row_labels() == ["pink", "white"]
     for noise, cells in ev.result["grid"].items():
         for snr, acc in cells.items():
             assert bench.grid_table.value(noise, f"{float(snr):g}") == pytest.approx(acc)
     streamed = [n for n in services.registry.metric_names(ev.run.id) if n.startswith("grid/")]
-    assert len(streamed) == len(NOISE_KINDS) * 2
+    assert len(streamed) == 4
     assert bench.clean_table.value(sfe_label, "test") == pytest.approx(ev.result["clean"]["test"])
     assert bench.confusion_table.rowCount() == len(ev.result["classes"])
     # exports
@@ -183,7 +184,8 @@ def test_short_training_streams_curve_points_then_enhancer_evaluation_and_export
     np.testing.assert_allclose(np.load(tmp_path / "enh.npy"), bench.mel_grid.array(f"{sfe_label} enhanced"))
     bench.grid_table.export_csv(tmp_path / "grid.csv")
     rows = list(csv.reader(open(tmp_path / "grid.csv", encoding="utf-8")))
-    assert len(rows) == 1 + len(NOISE_KINDS) and rows[0][1:] == ["5", "0"]
+    assert len(rows) == 3 and rows[0][1:] == ["5", "0"] and float(rows[1][1]) == pytest.approx(
+        ev.result["grid"]["pink"][5])
     bench.mel_grid.export_png(tmp_path / "mel.png")
     bench.export_waveform_png(str(tmp_path / "wave.png"))
     assert (tmp_path / "mel.png").stat().st_size > 1000 and (tmp_path / "wave.png").stat().st_size > 1000

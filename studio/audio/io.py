@@ -61,7 +61,7 @@ from studio.engine.jobs import UserError
 
 __all__ = [
     "SAMPLE_RATE", "SEGMENT_SECONDS", "SEGMENT_SAMPLES", "AUDIO_EXTENSIONS", "SPLIT_FOLDS",
-    "AudioInputError", "AudioInfo", "probe_audio", "read_audio", "iter_segments", "fit_segment", "resample",
+    "AudioInputError", "AudioInfo", "probe_audio", "read_audio", "iter_segments", "read_clip", "fit_segment", "resample",
     "write_wav", "AudioClip", "AudioDataset", "load_dataset",
 ]
 
@@ -319,9 +319,22 @@ def fit_segment(samples: np.ndarray, width: int = SEGMENT_SAMPLES) -> np.ndarray
     return out
 
 
-def read_segment(path, seconds: float = SEGMENT_SECONDS) -> np.ndarray:
-    """The first window of a file (what a dataset clip contributes to training)."""
-    return next(iter_segments(path, seconds))
+def read_clip(path, seconds: float = SEGMENT_SECONDS) -> tuple[np.ndarray, int]:
+    """The first window of a file, zero-padded, and how many of its samples are audio.
+
+    This is what one dataset clip contributes (UrbanSound8K clips last at most
+    4 s); only the first window is decoded, so a long file costs one block.
+    """
+    info = probe_audio(path)
+    width = int(round(seconds * SAMPLE_RATE))
+    pieces, have = [], 0
+    for piece in _iter_resampled(info.path, info):
+        pieces.append(piece)
+        have += piece.size
+        if have >= width:
+            break
+    samples = np.concatenate(pieces)
+    return fit_segment(samples, width), min(samples.size, width)
 
 
 def write_wav(path, samples, sr: int = SAMPLE_RATE, subtype: str = "PCM_16") -> Path:

@@ -273,6 +273,14 @@ class TwoStageEnhancer(nn.Module):
         self.shared = bool(shared)
         self.stage1 = DFE(**dfe_kwargs)
         self.second = None if self.shared else DFE(**dfe_kwargs)
+        # DCL's second training stage (3.3a): stage 1 is frozen, its batch-norm statistics included
+        self.freeze_stage1 = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_stage1:
+            self.stage1.eval()
+        return self
 
     @property
     def stage2(self) -> DFE:

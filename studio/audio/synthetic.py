@@ -343,21 +343,28 @@ def synthesize_clip(class_name: str, seed: int) -> np.ndarray:
 
 
 def generate_dataset(root, per_class: int = 20, seed: int = 0,
-                     progress: Callable[[int, int], None] | None = None) -> Path:
-    """Write ``per_class`` clips of each class in UrbanSound8K's layout, dealt evenly into ten folds."""
+                     progress: Callable[[int, int], None] | None = None, classes: list[str] | None = None,
+                     max_seconds: float = 4.0) -> Path:
+    """Write ``per_class`` clips of each class in UrbanSound8K's layout, dealt evenly into ten folds.
+
+    ``classes`` limits the classes (keeping their classIDs) and ``max_seconds`` cuts
+    the clips (both for small test datasets).
+    """
     from studio.audio.io import write_wav
 
     root = Path(root)
     rows = []
-    total = per_class * len(CLASSES)
+    chosen = list(classes) if classes else list(CLASSES)
+    total = per_class * len(chosen)
     done = 0
-    for cid, name in enumerate(CLASSES):
+    for name in chosen:
+        cid = CLASSES.index(name)
         for k in range(per_class):
             clip_seed = seed * 1_000_003 + k
             fold = k % 10 + 1
             fs_id = 10_000 * (cid + 1) + k
             fname = f"{fs_id}-{cid}-0-0.wav"
-            x = synthesize_event(name, clip_seed)
+            x = synthesize_event(name, clip_seed)[: int(max_seconds * SAMPLE_RATE)]
             write_wav(root / "audio" / f"fold{fold}" / fname, x)
             rows.append([fname, fs_id, 0.0, round(x.size / SAMPLE_RATE, 4), 1, fold, cid, name])
             done += 1

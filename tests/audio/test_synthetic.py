@@ -29,7 +29,8 @@ def test_classes_differ_more_between_than_within():
     assert between > within
 
 
-def test_generate_dataset_in_urbansound_layout(tmp_path):
+def test_generate_dataset_in_urbansound_layout(tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "synthesize_event", lambda name, seed: np.full(800, 0.01 * (seed % 7 + 1), np.float32))
     root = S.generate_dataset(tmp_path / "d", per_class=10)
     ds = io.load_dataset(root)
     assert ds.classes == S.CLASSES and len(ds.clips) == 100 and not ds.problems
@@ -39,6 +40,7 @@ def test_generate_dataset_in_urbansound_layout(tmp_path):
 
 def test_sample_dataset_is_cached(monkeypatch):
     monkeypatch.setitem(S.PRESETS, "tiny", 1)
+    monkeypatch.setattr(S, "synthesize_event", lambda name, seed: np.full(800, 0.01, np.float32))
     first = S.sample_dataset("tiny")
     stamp = (first / "metadata" / "UrbanSound8K.csv").stat().st_mtime_ns
     assert S.sample_dataset("tiny") == first

@@ -85,34 +85,18 @@ CLEAN_COLOUR, NOISY_COLOUR = "#1e88e5", "#9e9e9e"
 
 # ------------------------------------------------------------------------ jobs
 def load_dataset_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
-    """``options``: ``sample`` (a preset name) or ``path``; returns the dataset and the folder it came from."""
-    from studio.audio import io
+    """``options``: ``sample`` (a preset name) or ``path``; the dataset, its folder and each clip's split."""
+    from studio.audio.jobs import open_dataset
 
-    if options.get("sample"):
-        from studio.audio import synthetic
-
-        def generating(done: int, total: int) -> None:
-            ctx.check()
-            ctx.progress(done, total, f"generating the sample dataset (first time only): clip {done + 1} of {total}")
-
-        root = synthetic.sample_dataset(options["sample"], progress=generating)
-    else:
-        root = options["path"]
-    ctx.progress(1, 2, "reading the dataset")
-
-    def progress(done: int, total: int) -> None:
-        ctx.check()
-        ctx.progress(done, total, f"checking file {done + 1} of {total}")
-
-    ds = io.load_dataset(root, progress=progress)
-    ctx.progress(2, 2, ds.summary())
+    sample = options.get("sample")
+    ds = open_dataset(None if sample else options["path"], sample or "small", ctx)
     splits: dict[str, str] = {}
     for name in ("train", "dev", "test"):
         try:
             splits.update((str(c.path), name) for c in ds.split(name))
         except (ValueError, NotImplementedError):  # a split the dataset cannot make: the column stays empty
             pass
-    return {"dataset": ds, "root": str(root), "splits": splits}
+    return {"dataset": ds, "root": str(ds.root), "splits": splits}
 
 
 def load_clip_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +131,11 @@ def inspect_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
     inspection = inspect_clip(list(options["models"]), np.asarray(options["waveform"], dtype=np.float32),
                               options["noise"], float(options["snr"]), seed=int(options.get("seed", 0)))
     return {"inspection": inspection, "options": options}
+
+
+def is_curve_metric(name: str) -> bool:
+    """Per-step losses and accuracies go in the live curve (not learning rates, not per-epoch repeats)."""
+    return (name.endswith("loss") and not name.endswith("epoch_loss")) or name.endswith("accuracy")
 
 
 def parse_grid_metric(name: str) -> tuple[str, str] | None:
@@ -434,13 +423,14 @@ class AudioWorkbench(Workbench):
         self.mel_grid.setMinimumHeight(160)
         split.addWidget(self.mel_grid)
         lower = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.wave_plot = pg.PlotWidget(title="Waveform")
+        self.wave_plot = pg.PlotWidget()
+        self.wave_plot.setTitle(f"<span style='color:{CLEAN_COLOUR}'>■ clean</span> "
+                                f"<span style='color:{NOISY_COLOUR}'>■ noisy</span>", size="9pt")
         self.wave_plot.setLabel("bottom", "time (s)")
         self.wave_plot.getPlotItem().setDownsampling(auto=True, mode="peak")
         self.wave_plot.getPlotItem().setClipToView(True)
-        self.wave_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.noisy_curve = self.wave_plot.plot(pen=pg.mkPen(NOISY_COLOUR, width=1), name="noisy")
-        self.clean_curve = self.wave_plot.plot(pen=pg.mkPen(CLEAN_COLOUR, width=1), name="clean")
+        self.noisy_curve = self.wave_plot.plot(pen=pg.mkPen(NOISY_COLOUR, width=1))
+        self.clean_curve = self.wave_plot.plot(pen=pg.mkPen(CLEAN_COLOUR, width=1))
         self.wave_plot.setMinimumWidth(90)
         lower.addWidget(self.wave_plot)
         self.prob_bars = ProbabilityBars(title="Predicted class probabilities")
@@ -482,8 +472,9 @@ class AudioWorkbench(Workbench):
         self.class_table = HeatmapTable(formatter=percent, corner="class")
         self.class_table.setToolTip("Per-class accuracy (%) on the clean test fold")
         self.confusion_table = HeatmapTable(formatter="{:.0f}".format, corner="true \\ predicted")
-        self.confusion_table.setToolTip("Confusion matrix on the clean test fold (rows: true class; colour: share "
-                                        "of the row)")
+        self.confusion_table.setToolTip("Confusion matrix on the clean test fold (rows: true class; columns: "
+                                        "predicted class by number; colour: share of the row)")
+        self.confusion_table.horizontalHeader().setMinimumSectionSize(26)
         for table, name in ((self.grid_table, "Noise × SNR"), (self.clean_table, "Clean"),
                             (self.class_table, "Per class"), (self.confusion_table, "Confusion")):
             self.result_tabs.addTab(table, name)
@@ -579,11 +570,10 @@ class AudioWorkbench(Workbench):
                 self.show_message(f"Run #{run.id} has no checkpoint (status {run.status}).", "error")
                 return
             self.curve.clear()
-            for name in self.services.registry.metric_names(run.id):
-                if parse_grid_metric(name) is None:
-                    s = self.services.registry.metric_series(run.id, name)
-                    if s["step"]:
-                        self.curve.set_series(name, s["step"], s["value"], s["epoch"], s["wall"])
+            for name in filter(is_curve_metric, self.services.registry.metric_names(run.id)):
+                s = self.services.registry.metric_series(run.id, name)
+                if s["step"]:
+                    self.curve.set_series(name, s["step"], s["value"], s["epoch"], s["wall"])
             self.curve.flush()
             self.add_model(TrainedModel(run.model, run.checkpoint, run.id, dict(run.final_metrics or {})))
         elif run.model.startswith("eval-"):
@@ -658,8 +648,11 @@ class AudioWorkbench(Workbench):
         self.dataset_root = root
         self.dataset_is_sample = is_sample
         name = "Sample dataset" if is_sample else Path(root).name
-        self.summary_label.setText(f"<b>{breakable(name)}</b>: {ds.summary()}")
-        self.summary_label.setToolTip(root)
+        counts = {k: list(splits.values()).count(k) for k in ("train", "dev", "test")}
+        split_text = f" · train {counts['train']} / dev {counts['dev']} / test {counts['test']}" if splits else ""
+        self.summary_label.setText(f"<b>{breakable(name)}</b>: {len(ds.clips)} clips, {len(ds.classes)} classes"
+                                   f"{split_text}")
+        self.summary_label.setToolTip(f"{root}\n{ds.summary()}")
         self.class_filter.blockSignals(True)
         self.class_filter.clear()
         self.class_filter.addItem(f"All classes ({len(ds.clips)})", -1)
@@ -1191,9 +1184,10 @@ class AudioWorkbench(Workbench):
             cm = np.asarray(cm, dtype=float)
             rows = cm.sum(axis=1, keepdims=True)
             shares = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-            self.confusion_table.set_matrix(cm, classes, [c[:6] for c in classes], shades=shares)
+            self.confusion_table.set_matrix(cm, [f"{i} {c}" for i, c in enumerate(classes)],
+                                            [str(i) for i in range(len(classes))], shades=shares)
             for j, c in enumerate(classes):
-                self.confusion_table.horizontalHeaderItem(j).setToolTip(c)
+                self.confusion_table.horizontalHeaderItem(j).setToolTip(f"predicted {c}")
         else:
             self.confusion_table.set_axes([], [])
         clean = ev.get("clean") or {}
@@ -1222,7 +1216,7 @@ class AudioWorkbench(Workbench):
             self.evaluations.setdefault(self._eval_label, {}).setdefault("clean", {})[split] = value
             if math.isfinite(value):
                 self.clean_table.set_value(self._eval_label, split, value)
-        elif role == "train" and cell is None:
+        elif role == "train" and is_curve_metric(name):
             self.curve.add_point(name, step, value, epoch, wall)
 
     def job_ended(self, job: Job, role: str) -> None:

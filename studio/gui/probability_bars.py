@@ -67,8 +67,9 @@ class ProbabilityBars(pg.PlotWidget):
                                   brush=colour, pen=None)
             plot.addItem(bar)
             self._bars.append(bar)
-        legend = " ".join(f"<span style='color:{SERIES_COLOURS[k % len(SERIES_COLOURS)]}'>■ {name}</span>"
-                          for k, (name, _) in enumerate(checked))
+        entries = [f"<span style='color:{SERIES_COLOURS[k % len(SERIES_COLOURS)]}'>■ {name}</span>"
+                   for k, (name, _) in enumerate(checked)]
+        legend = "<br>".join(" ".join(entries[i:i + 2]) for i in range(0, len(entries), 2))  # two per line
         plot.setTitle(legend or self._title, size="9pt")
         plot.getAxis("left").setTicks([[(i, f"▶ {c}" if c == true_class else c) for i, c in enumerate(classes)]])
         self.setYRange(-0.5, max(0.5, len(classes) - 0.5), padding=0.02)

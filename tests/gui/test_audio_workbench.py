@@ -16,7 +16,7 @@ import soundfile as sf  # noqa: E402
 
 from studio.gui import audio_player  # noqa: E402
 from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, AudioWorkbench,  # noqa: E402
-                                        parse_grid_metric)
+                                        is_curve_metric, parse_grid_metric)
 from studio.gui.workbenches import find  # noqa: E402
 
 WAIT = 60000
@@ -73,14 +73,16 @@ def wait_inspected(qtbot, wb, **expected):
 def test_registered_and_in_step_with_the_domain():
     spec = find("Audio Enhancement")
     assert spec is not None and spec.key == "audio" and spec.load() is AudioWorkbench
-    from studio.audio import io, models, noise
+    from studio.audio import io, jobs, models, noise
 
-    assert tuple(MODEL_LABELS) == tuple(models.MODEL_KINDS)
+    assert tuple(MODEL_LABELS) == tuple(models.MODEL_KINDS) and MODEL_LABELS == jobs.MODEL_LABELS
     assert tuple(NOISE_KINDS) == tuple(noise.NOISE_TYPES)
     assert SAMPLE_RATE == io.SAMPLE_RATE
     assert parse_grid_metric("grid/pink/5") == ("pink", "5")
     assert parse_grid_metric("grid//data/noise/f16.wav/0") == ("/data/noise/f16.wav", "0")
     assert parse_grid_metric("train/loss") is None
+    assert is_curve_metric("train/loss") and is_curve_metric("val/accuracy") and is_curve_metric("stage2/val/loss")
+    assert not is_curve_metric("lr") and not is_curve_metric("train/epoch_loss") and not is_curve_metric("grid/pink/5")
 
 
 def test_open_dataset_change_snr_and_noise_updates_the_mel_images(qtbot, bench, tiny):

@@ -36,6 +36,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -525,13 +526,20 @@ class AudioWorkbench(Workbench):
         return self._load({"sample": self.sample_preset}, label="the sample dataset")
 
     def export(self) -> None:
+        self.export_menu().exec(QtGui.QCursor.pos())
+
+    def export_menu(self) -> QtWidgets.QMenu:
+        """File ▸ Export: enhanced features (.npy), result tables (CSV), figures (PNG); each asks for a file."""
         menu = QtWidgets.QMenu(self)
         insp = self.inspection
         for label, kind in self._shown_models():
+            if kind not in ENHANCERS:
+                continue
             enhanced = self._per_model(label).get("enhanced")
             menu.addAction(f"Enhanced features, {label} (.npy)…",
                            lambda label=label: self._export_dialog(f"Enhanced features ({label})",
-                                                                   f"{self._clip_stem()}-{label}-enhanced.npy",
+                                                                   safe_name(f"{self._clip_stem()}-{label}-"
+                                                                             "enhanced.npy"),
                                                                    "NumPy (*.npy)",
                                                                    lambda p, l=label: self.export_features(p, l))
                            ).setEnabled(enhanced is not None)
@@ -557,7 +565,7 @@ class AudioWorkbench(Workbench):
         menu.addAction("Noise × SNR heat map (PNG)…", lambda: self._export_dialog(
             "Noise × SNR heat map", "noise-x-snr.png", "PNG (*.png)", self.grid_table.export_png)).setEnabled(
             self.grid_table.filled_count() > 0)
-        menu.exec(QtGui.QCursor.pos())
+        return menu
 
     def reopen_run(self, run: RunRecord) -> None:
         """A model run adds its model (and its curves); an evaluation run shows its tables."""
@@ -1260,7 +1268,8 @@ class AudioWorkbench(Workbench):
         elif which == "noisy":
             a = self.inspection.noisy_mel
         else:
-            a = self._per_model(which).get("enhanced")
+            d = self._per_model(which)
+            a = d.get("enhanced") if self._kind_of(which, d) in ENHANCERS else None
             if a is None:
                 raise ValueError(f"{which} has no enhanced features for this clip")
         np.save(path, np.asarray(a, dtype=np.float32))
@@ -1282,6 +1291,11 @@ class AudioWorkbench(Workbench):
             return False
         self.set_status(f"Wrote {path}.")
         return True
+
+
+def safe_name(name: str) -> str:
+    """A file name without spaces or characters file systems dislike ('SFE #2' -> 'SFE_2')."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "export"
 
 
 def _is_number(text: str) -> bool:

@@ -16,7 +16,7 @@ import soundfile as sf  # noqa: E402
 
 from studio.gui import audio_player  # noqa: E402
 from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, AudioWorkbench,  # noqa: E402
-                                        is_curve_metric, parse_grid_metric)
+                                        is_curve_metric, parse_grid_metric, safe_name)
 from studio.gui.workbenches import find  # noqa: E402
 
 WAIT = 60000
@@ -135,7 +135,7 @@ def test_open_sample_then_snr_updates_the_mel_images(qtbot, bench, monkeypatch):
 
 
 def test_short_training_streams_curve_points_then_enhancer_evaluation_and_exports(qtbot, bench, tiny, services,
-                                                                                tmp_path):
+                                                                                tmp_path, monkeypatch):
     open_tiny(qtbot, bench, tiny)
     assert not bench.train_button.isEnabled() or bench.kind_combo.currentData() == "cnn"
     bench.kind_combo.setCurrentIndex(bench.kind_combo.findData("sfe"))
@@ -188,9 +188,23 @@ def test_short_training_streams_curve_points_then_enhancer_evaluation_and_export
     rows = list(csv.reader(open(tmp_path / "grid.csv", encoding="utf-8")))
     assert len(rows) == 3 and rows[0][1:] == ["5", "0"] and float(rows[1][1]) == pytest.approx(
         ev.result["grid"]["pink"][5])
-    bench.mel_grid.export_png(tmp_path / "mel.png")
-    bench.export_waveform_png(str(tmp_path / "wave.png"))
-    assert (tmp_path / "mel.png").stat().st_size > 1000 and (tmp_path / "wave.png").stat().st_size > 1000
+    # File ▸ Export: every action is enabled now and writes its file
+    from PySide6 import QtWidgets
+
+    out = tmp_path / "exports"
+    out.mkdir()
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda parent, title, default, filters: (str(out / os.path.basename(default)),
+                                                                              filters)))
+    actions = [a for a in bench.export_menu().actions() if not a.isSeparator()]
+    assert all(a.isEnabled() for a in actions) and not any("CNN-FC" in a.text() for a in actions)
+    for action in actions:
+        if action.isEnabled():
+            action.trigger()
+    written = sorted(p.name for p in out.iterdir())
+    assert f"{bench._clip_stem()}-{safe_name(sfe_label)}-enhanced.npy" in written, written
+    assert len([n for n in written if n.endswith(".csv")]) == 4 and len([n for n in written if n.endswith(".png")]) == 4
+    assert bench.message_label.isHidden() or bench.message_label.property("level") != "error", bench.message_text()
 
 
 def test_reopen_runs_in_a_fresh_workbench(qtbot, bench, tiny, services):

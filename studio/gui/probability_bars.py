@@ -2,8 +2,9 @@
 
 One group of bars per class (class names on the y axis, so long names stay
 readable), one colour per series -- e.g. "noisy" and the enhanced input of each
-model (paper 003).  The legend is the title line (coloured names), so it never
-covers a bar; a known true class is marked with ▶ on its axis label.  :meth:`ProbabilityBars.set_series` replaces
+model (paper 003).  The legend sits under the x axis (a row of the plot's own
+layout, so it is part of exported images and never covers a bar); a known true
+class is marked with ▶ on its axis label.  :meth:`ProbabilityBars.set_series` replaces
 everything; :meth:`ProbabilityBars.series` returns what is shown;
 :meth:`ProbabilityBars.export_png` writes it through pyqtgraph's exporter.
 """
@@ -15,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers pg.exporters.*)
-from PySide6 import QtWidgets
+from PySide6 import QtGui, QtWidgets
 
 __all__ = ["ProbabilityBars", "SERIES_COLOURS"]
 
@@ -41,6 +42,8 @@ class ProbabilityBars(pg.PlotWidget):
         plot.showGrid(x=True, y=False, alpha=0.25)
         plot.invertY(True)  # first class at the top
         self.setXRange(0, 1, padding=0.02)
+        self._legend = pg.LegendItem(colCount=3, labelTextSize="8pt", verSpacing=-4, horSpacing=8)
+        plot.layout.addItem(self._legend, 4, 1)
 
     def set_series(self, classes: Sequence[str], series: Sequence[tuple[str, np.ndarray]],
                    true_class: str | None = None) -> None:
@@ -55,6 +58,7 @@ class ProbabilityBars(pg.PlotWidget):
         plot = self.getPlotItem()
         for bar in self._bars:
             plot.removeItem(bar)
+        self._legend.clear()
         self._bars = []
         self._classes = classes
         self._series = dict(checked)
@@ -66,12 +70,13 @@ class ProbabilityBars(pg.PlotWidget):
             bar = pg.BarGraphItem(x0=np.zeros_like(p), width=p, y=y - 0.4 + height * (k + 0.5), height=height,
                                   brush=colour, pen=None)
             plot.addItem(bar)
+            self._legend.addItem(bar, name)
             self._bars.append(bar)
-        entries = [f"<span style='color:{SERIES_COLOURS[k % len(SERIES_COLOURS)]}'>■ {name}</span>"
-                   for k, (name, _) in enumerate(checked)]
-        legend = "<br>".join(" ".join(entries[i:i + 2]) for i in range(0, len(entries), 2))  # two per line
-        plot.setTitle(legend or self._title, size="9pt")
-        plot.getAxis("left").setTicks([[(i, f"▶ {c}" if c == true_class else c) for i, c in enumerate(classes)]])
+        names = [f"▶ {c}" if c == true_class else c for c in classes]
+        axis = plot.getAxis("left")
+        axis.setTicks([list(enumerate(names))])
+        metrics = QtGui.QFontMetrics(axis.style.get("tickFont") or self.font())
+        axis.setWidth(max((metrics.horizontalAdvance(n) for n in names), default=20) + 12)
         self.setYRange(-0.5, max(0.5, len(classes) - 0.5), padding=0.02)
         self.setXRange(0, 1, padding=0.02)
 

@@ -688,7 +688,7 @@ class AudioWorkbench(Workbench):
         self.problems_button.setVisible(bool(n))
         self.problems_button.setText(f"{n} file{'s' if n != 1 else ''} skipped — show")
         self.problems_button.setChecked(False)
-        self.set_status(f"Opened {name}: {ds.summary()}.")
+        self.set_status(f"Opened {name}: {len(ds.clips)} clips.")
         if n:
             self.show_message(f"{n} file{'s' if n != 1 else ''} could not be used (see the list under the clips).",
                               "warning")

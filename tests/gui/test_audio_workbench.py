@@ -267,8 +267,11 @@ def test_bad_folder_and_bad_file_give_a_message_and_the_app_lives_on(qtbot, benc
     qtbot.waitUntil(lambda: idle(bench), timeout=WAIT)
     assert job.status == "failed" and "notes.wav" in bench.message_text()
     assert bench.waveform is None
-    open_tiny(qtbot, bench, tiny)  # still working
-    assert bench.isVisible() and bench.dataset is not None
+    (tiny / "hum" / "broken.wav").write_bytes(b"RIFF\x00\x00")  # a truncated file inside the dataset
+    open_tiny(qtbot, bench, tiny)  # still working; the bad file is listed, the rest loads
+    assert bench.isVisible() and bench.dataset is not None and bench.clip_list.topLevelItemCount() == 15
+    assert bench.problems_button.isVisibleTo(bench) and bench.problems_button.text().startswith("1 file skipped")
+    assert "broken.wav" in bench.problems_list.item(0).text()
 
 
 def test_long_recording_is_shown_one_segment_at_a_time(qtbot, bench, tmp_path):

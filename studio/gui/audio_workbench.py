@@ -893,6 +893,7 @@ class AudioWorkbench(Workbench):
                 series.append((label, np.asarray(d["probs"])))
         self.prob_bars.set_series(classes, series, true_class=self.clip_class or None)
         if series:
+            self.prob_bars.getPlotItem().setTitle("Class probabilities", size="9pt")
             self.prob_bars.setToolTip("\n".join(f"{name}: {classes[int(np.argmax(p))]} {100 * float(np.max(p)):.0f} %"
                                                 for name, p in series)
                                       + (f"\ntrue class: {self.clip_class}" if self.clip_class else ""))

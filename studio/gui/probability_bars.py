@@ -42,8 +42,10 @@ class ProbabilityBars(pg.PlotWidget):
         plot.showGrid(x=True, y=False, alpha=0.25)
         plot.invertY(True)  # first class at the top
         self.setXRange(0, 1, padding=0.02)
-        self._legend = pg.LegendItem(colCount=3, labelTextSize="8pt", verSpacing=-4, horSpacing=8)
-        plot.layout.addItem(self._legend, 4, 1)
+        self._legend = pg.LegendItem(colCount=2, labelTextSize="8pt", verSpacing=-6, horSpacing=6)
+        plot.layout.addItem(self._legend, 4, 0, 1, 3)  # under the axis, as wide as the whole plot
+        plot.layout.removeItem(plot.titleLabel)  # the title spans the class-name axis too (narrow plots)
+        plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)
 
     def set_series(self, classes: Sequence[str], series: Sequence[tuple[str, np.ndarray]],
                    true_class: str | None = None) -> None:

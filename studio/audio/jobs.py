@@ -588,8 +588,10 @@ _MODEL_CACHE: dict[tuple[str, int], Any] = {}
 
 def _cached_model(path: str):
     resolved = resolve_checkpoint(path)
+    if resolved.suffix in (".safetensors", ".json"):
+        resolved = resolved.with_suffix("")
     weights = resolved.with_name(resolved.name + ".safetensors")
-    key = (str(resolved), weights.stat().st_mtime_ns if weights.exists() else 0)
+    key = (str(resolved), weights.stat().st_mtime_ns if weights.exists() else 0)  # a retrained model reloads
     if key not in _MODEL_CACHE:
         if len(_MODEL_CACHE) > 8:
             _MODEL_CACHE.clear()

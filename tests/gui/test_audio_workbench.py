@@ -15,7 +15,8 @@ import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from studio.gui import audio_player  # noqa: E402
-from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, AudioWorkbench,  # noqa: E402
+from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, SEGMENT_SECONDS,  # noqa: E402
+                                        AudioWorkbench,
                                         is_curve_metric, parse_grid_metric, safe_name)
 from studio.gui.workbenches import find  # noqa: E402
 
@@ -77,7 +78,7 @@ def test_registered_and_in_step_with_the_domain():
 
     assert tuple(MODEL_LABELS) == tuple(models.MODEL_KINDS) and MODEL_LABELS == jobs.MODEL_LABELS
     assert tuple(NOISE_KINDS) == tuple(noise.NOISE_TYPES)
-    assert SAMPLE_RATE == io.SAMPLE_RATE
+    assert SAMPLE_RATE == io.SAMPLE_RATE and SEGMENT_SECONDS == io.SEGMENT_SECONDS
     assert parse_grid_metric("grid/pink/5") == ("pink", "5")
     assert parse_grid_metric("grid//data/noise/f16.wav/0") == ("/data/noise/f16.wav", "0")
     assert parse_grid_metric("train/loss") is None
@@ -85,7 +86,7 @@ def test_registered_and_in_step_with_the_domain():
     assert not is_curve_metric("lr") and not is_curve_metric("train/epoch_loss") and not is_curve_metric("grid/pink/5")
 
 
-def test_open_dataset_change_snr_and_noise_updates_the_mel_images(qtbot, bench, tiny):
+def test_open_dataset_change_snr_and_noise_updates_the_mel_images(qtbot, bench, tiny, tmp_path):
     open_tiny(qtbot, bench, tiny)
     assert bench.clip_list.topLevelItemCount() == 15
     assert sorted({bench.clip_list.topLevelItem(i).text(1) for i in range(15)}) == ["clicks", "hum", "whistle"]
@@ -110,6 +111,17 @@ def test_open_dataset_change_snr_and_noise_updates_the_mel_images(qtbot, bench, 
     bench.set_noise("white")
     wait_inspected(qtbot, bench, noise="white")
     assert bench.mel_grid.titles()[1].startswith("noisy (white, 30 dB")
+    # a noise recording the user opens (e.g. a NOISEX-92 file), at its own sample rate
+    rng = np.random.default_rng(1)
+    hum = 0.3 * np.sin(2 * np.pi * 50 * np.arange(22050) / 22050) + 0.05 * rng.standard_normal(22050)
+    sf.write(tmp_path / "f16_cockpit.wav", hum.astype(np.float32), 22050)
+    assert bench.use_noise_file(str(tmp_path / "f16_cockpit.wav"))
+    wait_inspected(qtbot, bench, noise=str(tmp_path / "f16_cockpit.wav"))
+    assert bench.mel_grid.titles()[1].startswith("noisy (f16_cockpit, 30 dB")
+    assert "f16_cockpit" in bench.noise_combo.currentText()
+    assert not bench.use_noise_file(str(tmp_path / "missing.wav")) and "missing.wav" in bench.message_text()
+    bench.set_noise("white")
+    wait_inspected(qtbot, bench, noise="white")
     # another clip
     bench.select_clip(7)
     qtbot.waitUntil(lambda: idle(bench) and bench.clip_path == bench.clip_paths()[7], timeout=WAIT)
@@ -188,6 +200,13 @@ def test_short_training_streams_curve_points_then_enhancer_evaluation_and_export
     rows = list(csv.reader(open(tmp_path / "grid.csv", encoding="utf-8")))
     assert len(rows) == 3 and rows[0][1:] == ["5", "0"] and float(rows[1][1]) == pytest.approx(
         ev.result["grid"]["pink"][5])
+    # the evaluation run reopens in a fresh workbench (Runs dock ▸ Reopen)
+    other = AudioWorkbench(services)
+    qtbot.addWidget(other)
+    other.reopen_run(services.registry.get(ev.run.id))
+    assert other.results_combo.currentText() == sfe_label and other.grid_table.filled_count() == 4
+    assert other.grid_table.value("pink", "0") == pytest.approx(ev.result["grid"]["pink"][0])
+    assert other.clean_table.value(sfe_label, "dev") == pytest.approx(ev.result["clean"]["dev"])
     # File ▸ Export: every action is enabled now and writes its file
     from PySide6 import QtWidgets
 

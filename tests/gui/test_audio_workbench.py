@@ -16,8 +16,7 @@ import soundfile as sf  # noqa: E402
 
 from studio.gui import audio_player  # noqa: E402
 from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, SEGMENT_SECONDS,  # noqa: E402
-                                        AudioWorkbench,
-                                        is_curve_metric, parse_grid_metric, safe_name)
+                                        AudioWorkbench, is_curve_metric, parse_grid_metric, safe_name)
 from studio.gui.workbenches import find  # noqa: E402
 
 WAIT = 60000

@@ -227,7 +227,7 @@ class AudioWorkbench(Workbench):
         self._inspect_timer.setInterval(INSPECT_DELAY_MS)
         self._inspect_timer.timeout.connect(self.inspect)
         for seq, slot in (("Ctrl+.", self.stop), ("Ctrl+T", self._train_clicked), ("F5", self._evaluate_clicked),
-                          ("Space", self.play_noisy)):
+                          ("Ctrl+P", self.play_noisy), ("Ctrl+Shift+P", self.play_clean)):
             sc = QtGui.QShortcut(QtGui.QKeySequence(seq), self)
             sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
@@ -930,7 +930,8 @@ class AudioWorkbench(Workbench):
     def _probe_playback(self) -> None:
         ok, why = playback_status()
         self.playback_available, self.playback_note = ok, why
-        for b, what in ((self.play_clean_button, "the clean clip"), (self.play_noisy_button, "the noisy mix (Space)")):
+        for b, what in ((self.play_clean_button, "the clean clip (Ctrl+Shift+P)"),
+                        (self.play_noisy_button, "the noisy mix (Ctrl+P)")):
             b.setToolTip(f"Play {what} on {why}" if ok else why)
         self.update_buttons()
 

@@ -418,7 +418,8 @@ class AudioWorkbench(Workbench):
         cl.addLayout(bar)
 
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        self.mel_grid = MelImageGrid(columns=2)
+        self.mel_grid = MelImageGrid(columns=2, placeholder="Open a dataset folder, the sample or a recording, then pick "
+                                                            "a clip: its mel features appear here (Fig. 3).")
         self.mel_grid.setToolTip("Mel features (40 bands × frames), min-max per clip, all on one colour scale: "
                                  "clean, noisy, then each shown model's mask and enhanced features (Fig. 3)")
         self.mel_grid.setMinimumHeight(160)

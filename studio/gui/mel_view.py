@@ -32,7 +32,8 @@ class MelImageGrid(pg.GraphicsLayoutWidget):
     """Titled (bands × frames) images in ``columns`` columns, one colour scale, linked views."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, *, columns: int = 2,
-                 levels: tuple[float, float] = (0.0, 1.0), colormap: str = DEFAULT_COLOURMAP) -> None:
+                 levels: tuple[float, float] = (0.0, 1.0), colormap: str = DEFAULT_COLOURMAP,
+                 placeholder: str = "No clip yet.") -> None:
         super().__init__(parent)
         self.columns = max(1, int(columns))
         self.levels = levels
@@ -44,7 +45,8 @@ class MelImageGrid(pg.GraphicsLayoutWidget):
         self._bar: pg.ColorBarItem | None = None
         self._shape: tuple[int, int] | None = None
         self.ci.setContentsMargins(2, 2, 2, 2)
-        self._placeholder = self.addLabel("No clip yet.", row=0, col=0)
+        self.placeholder = placeholder
+        self._placeholder = self.addLabel(placeholder, row=0, col=0)
 
     # ------------------------------------------------------------------- data
     def set_panels(self, panels: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -68,7 +70,7 @@ class MelImageGrid(pg.GraphicsLayoutWidget):
             for plot in self._plots.values():  # whole images; the views stay linked for zooming
                 plot.getViewBox().setRange(xRange=(0, shape[1]), yRange=(0, shape[0]), padding=0)
 
-    def clear_panels(self, message: str = "No clip yet.") -> None:
+    def clear_panels(self, message: str | None = None) -> None:
         self._rebuild([], message)
         self._arrays = {}
 
@@ -82,12 +84,12 @@ class MelImageGrid(pg.GraphicsLayoutWidget):
     def image_item(self, title: str) -> pg.ImageItem:
         return self._items[title]
 
-    def _rebuild(self, titles: list[str], message: str = "No clip yet.") -> None:
+    def _rebuild(self, titles: list[str], message: str | None = None) -> None:
         self.clear()
         self._plots, self._items, self._bar, self._shape = {}, {}, None, None
         self._titles = list(titles)
         if not titles:
-            self._placeholder = self.addLabel(message, row=0, col=0)
+            self._placeholder = self.addLabel(message or self.placeholder, row=0, col=0)
             return
         first: pg.PlotItem | None = None
         for k, title in enumerate(titles):

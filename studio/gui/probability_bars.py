@@ -44,6 +44,7 @@ class ProbabilityBars(pg.PlotWidget):
         self.setXRange(0, 1, padding=0.02)
         self._legend = pg.LegendItem(colCount=2, labelTextSize="8pt", verSpacing=-6, horSpacing=6)
         plot.layout.addItem(self._legend, 4, 0, 1, 3)  # under the axis, as wide as the whole plot
+        plot.getAxis("left").setTicks([[]])  # no classes yet: no numbers on the class axis
         plot.layout.removeItem(plot.titleLabel)  # the title spans the class-name axis too (narrow plots)
         plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)
 

@@ -48,7 +48,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from studio.engine import Job, RunRecord, RunSpec
 from studio.gui.audio_player import AudioPlayer, playback_status
-from studio.gui.heatmap_table import HeatmapTable, percent
+from studio.gui.heatmap_table import HeatmapTable, percent, signed_percent
 from studio.gui.jobs import Services
 from studio.gui.live_curve import LiveCurvePlot
 from studio.gui.mel_view import MelImageGrid
@@ -462,6 +462,20 @@ class AudioWorkbench(Workbench):
         self.results_combo.setToolTip("Which evaluated model the grid, per-class and confusion tabs show")
         self.results_combo.currentIndexChanged.connect(self._show_selected_results)
         row.addWidget(self.results_combo, 1)
+        rl.addLayout(row)
+        row = QtWidgets.QHBoxLayout()
+        self.compare_check = QtWidgets.QCheckBox("Grid as difference to")
+        self.compare_check.setToolTip("Show the noise × SNR grid as accuracy minus the accuracy of another "
+                                      "evaluated model, in percentage points (red: higher accuracy than that "
+                                      "model, blue: lower), e.g. DSL against CNN-FC as Table 2 compares them")
+        self.compare_check.toggled.connect(self._show_selected_results)
+        self.baseline_combo = QtWidgets.QComboBox()
+        self.baseline_combo.setSizeAdjustPolicy(
+            QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.baseline_combo.setMinimumContentsLength(8)
+        self.baseline_combo.currentIndexChanged.connect(self._show_selected_results)
+        row.addWidget(self.compare_check)
+        row.addWidget(self.baseline_combo, 1)
         rl.addLayout(row)
         self.result_tabs = QtWidgets.QTabWidget()
         self.grid_table = HeatmapTable(formatter=percent, corner="noise \\ SNR (dB)")
@@ -1161,7 +1175,18 @@ class AudioWorkbench(Workbench):
         self._set_results_choice(label)
         self._show_selected_results()
 
+    def grid_baseline(self) -> str:
+        """The evaluated model the grid is shown relative to ('' when it shows plain accuracies)."""
+        if not self.compare_check.isChecked():
+            return ""
+        baseline = self.baseline_combo.currentText()
+        return baseline if baseline and baseline != self.results_combo.currentText() else ""
+
     def _set_results_choice(self, label: str) -> None:
+        if self.baseline_combo.findText(label) < 0:
+            self.baseline_combo.blockSignals(True)
+            self.baseline_combo.addItem(label)
+            self.baseline_combo.blockSignals(False)
         self.results_combo.blockSignals(True)
         if self.results_combo.findText(label) < 0:
             self.results_combo.addItem(label)
@@ -1176,11 +1201,21 @@ class AudioWorkbench(Workbench):
         snrs: list[str] = []
         for cells in grid.values():
             snrs += [snr_label(s) for s in cells if snr_label(s) not in snrs]
+        baseline = self.grid_baseline()
+        base = {noise_label(n): {snr_label(k): v for k, v in cells.items()}
+                for n, cells in ((self.evaluations.get(baseline) or {}).get("grid") or {}).items()}
+        if baseline:
+            self.grid_table.set_style("CET-D1A", (-0.25, 0.25), signed_percent)
+        else:
+            self.grid_table.set_style("viridis", (0.0, 1.0), percent)
         if noises:
             snrs.sort(key=lambda s: -float(s) if _is_number(s) else math.inf)
             self.grid_table.set_axes([noise_label(n) for n in noises], snrs)
             for n, cells in grid.items():
                 for s, acc in cells.items():
+                    if baseline:  # Δ accuracy; a cell the baseline lacks stays empty
+                        ref = base.get(noise_label(n), {}).get(snr_label(s))
+                        acc = None if ref is None or acc is None else acc - ref
                     self.grid_table.set_value(noise_label(n), snr_label(s), acc)
         elif not (self.eval_job is not None and self.job_running("evaluate") and label == self._eval_label):
             self.grid_table.clear_values()
@@ -1221,7 +1256,10 @@ class AudioWorkbench(Workbench):
             grid = self.evaluations.setdefault(self._eval_label, {}).setdefault("grid", {})
             grid.setdefault(noise, {})[snr] = value
             if self.results_combo.currentText() == self._eval_label:
-                self.grid_table.set_value(noise_label(noise), snr_label(snr), value)
+                if self.grid_baseline():
+                    self._show_selected_results()
+                else:
+                    self.grid_table.set_value(noise_label(noise), snr_label(snr), value)
         elif role == "evaluate" and name in ("clean/dev", "clean/test"):
             split = name.split("/")[1]
             self.evaluations.setdefault(self._eval_label, {}).setdefault("clean", {})[split] = value

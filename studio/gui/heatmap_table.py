@@ -31,7 +31,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-__all__ = ["HeatmapTable", "percent"]
+__all__ = ["HeatmapTable", "percent", "signed_percent"]
 
 VALUE_ROLE = QtCore.Qt.ItemDataRole.UserRole
 
@@ -39,6 +39,11 @@ VALUE_ROLE = QtCore.Qt.ItemDataRole.UserRole
 def percent(value: float) -> str:
     """0.7385 -> '73.8' (accuracies shown as the paper's tables: percent, one decimal)."""
     return f"{100.0 * value:.1f}"
+
+
+def signed_percent(value: float) -> str:
+    """0.052 -> '+5.2', -0.1 -> '−10.0' (differences of accuracies, in percentage points)."""
+    return f"{100.0 * value:+.1f}".replace("-", "−")
 
 
 def _text_colour(background: QtGui.QColor) -> QtGui.QColor:
@@ -117,6 +122,17 @@ class HeatmapTable(QtWidgets.QTableWidget):
     def set_levels(self, levels: tuple[float, float] | None) -> None:
         """The values mapped to the colour map's ends; None: the table's own min and max."""
         self._levels = levels
+        self._recolour()
+
+    def set_style(self, colormap: str | None = None, levels: tuple[float, float] | None | str = "keep",
+                  formatter: Callable[[float], str] | None = None) -> None:
+        """Change the colour map, levels (None: auto) and/or the text format; the cells are repainted."""
+        if colormap is not None:
+            self._cmap = pg.colormap.get(colormap)
+        if levels != "keep":
+            self._levels = levels
+        if formatter is not None:
+            self._formatter = formatter
         self._recolour()
 
     def set_value(self, row: str | int, col: str | int, value: float | None) -> tuple[int, int]:

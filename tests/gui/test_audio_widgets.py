@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from studio.gui import audio_player  # noqa: E402
-from studio.gui.heatmap_table import HeatmapTable, percent  # noqa: E402
+from studio.gui.heatmap_table import HeatmapTable, percent, signed_percent  # noqa: E402
 from studio.gui.mel_view import MelImageGrid  # noqa: E402
 from studio.gui.probability_bars import ProbabilityBars  # noqa: E402
 
@@ -37,6 +37,10 @@ def test_heatmap_fills_cell_by_cell_and_grows(qtbot):
     assert t.row_labels() == ["white", "pink", "babble"] and t.column_labels() == ["20", "0", "5"]
     assert t.rowCount() == 3 and t.columnCount() == 3 and t.filled_count() == 3
     assert t.cell_colour(1, 1).name() == low_before  # fixed levels: other cells keep their colour
+    t.set_style("CET-D1A", (-0.25, 0.25), signed_percent)  # e.g. differences to a reference model
+    assert t.item(1, 1).text() == "+25.0" and t.cell_colour(1, 1).name() != low_before
+    t.set_style("viridis", (0.0, 1.0), percent)
+    assert t.item(1, 1).text() == "25.0" and t.cell_colour(1, 1).name() == low_before
     t.set_value(0, 0, None)
     assert t.filled_count() == 2 and t.item(0, 0).text() == ""
     with pytest.raises(IndexError):

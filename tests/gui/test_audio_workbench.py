@@ -199,6 +199,20 @@ def test_short_training_streams_curve_points_then_enhancer_evaluation_and_export
     rows = list(csv.reader(open(tmp_path / "grid.csv", encoding="utf-8")))
     assert len(rows) == 3 and rows[0][1:] == ["5", "0"] and float(rows[1][1]) == pytest.approx(
         ev.result["grid"]["pink"][5])
+    # the classifier alone on the same grid; then the enhancer's grid as a difference to it (Table 2's question)
+    bench.models_list.setCurrentRow(0)
+    ev_cnn = bench.evaluate(snrs=(5, 0), noises=("pink", "white"))
+    qtbot.waitUntil(lambda: ev_cnn.status in ("done", "failed", "cancelled") and idle(bench), timeout=WAIT)
+    assert ev_cnn.status == "done", ev_cnn.error
+    assert bench.results_combo.currentText() == cnn_label
+    bench.results_combo.setCurrentText(sfe_label)
+    bench.baseline_combo.setCurrentText(cnn_label)
+    bench.compare_check.setChecked(True)
+    delta = ev.result["grid"]["pink"][0] - ev_cnn.result["grid"]["pink"][0]
+    assert bench.grid_table.value("pink", "0") == pytest.approx(delta)
+    assert bench.grid_table.item(0, 1).text() in (f"{100 * delta:+.1f}".replace("-", "−"),)
+    bench.compare_check.setChecked(False)
+    assert bench.grid_table.value("pink", "0") == pytest.approx(ev.result["grid"]["pink"][0])
     # the evaluation run reopens in a fresh workbench (Runs dock ▸ Reopen)
     other = AudioWorkbench(services)
     qtbot.addWidget(other)

@@ -381,7 +381,6 @@ def train_audio(ctx, cfg: AudioTrainConfig) -> AudioTrainResult:
         name = "model" if cfg.model == "cnn" else "classifier"
         cmeta = _meta("cnn", classes, cfg, extra_common)
         if cfg.model != "cnn":
-            cmeta.hyperparameters["width"] = cfg.width
             ctx.log("no classifier given: training CNN-FC first (section 4.3), then freezing it")
 
         def on_best_cnn(m, info):

@@ -381,7 +381,6 @@ def train_audio(ctx, cfg: AudioTrainConfig) -> AudioTrainResult:
         name = "model" if cfg.model == "cnn" else "classifier"
         cmeta = _meta("cnn", classes, cfg, extra_common)
         if cfg.model != "cnn":
-            cmeta.hyperparameters["width"] = cfg.width
             ctx.log("no classifier given: training CNN-FC first (section 4.3), then freezing it")
 
         def on_best_cnn(m, info):
@@ -486,17 +485,20 @@ def noise_label(noise: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def _noise_bank(noise: str, seed: int) -> np.ndarray:
+def _noise_bank(noise: str, seed: int, stamp: int) -> np.ndarray:
     if noise in NOISE_TYPES:
         return make_noise(noise, int(NOISE_BANK_SECONDS * SAMPLE_RATE), seed=seed)
     return load_noise(noise)
 
 
 def noise_bank(noise: str, seed: int = 0) -> np.ndarray:
-    """A generated 20 s noise recording, or the user's noise file (16 kHz mono)."""
-    if noise not in NOISE_TYPES and not Path(noise).exists():
+    """A generated 20 s noise recording, or the user's noise file (16 kHz mono); cached per process."""
+    if noise in NOISE_TYPES:
+        return _noise_bank(noise, int(seed), 0)
+    path = Path(noise)
+    if not path.is_file():
         raise UserError(f"{noise}: neither a noise kind ({', '.join(NOISE_TYPES)}) nor an existing noise file")
-    return _noise_bank(noise, int(seed))
+    return _noise_bank(noise, int(seed), path.stat().st_mtime_ns)  # an edited file is read again
 
 
 def noisy_waves(clips: ClipSet, noise: str, snr_db: float, seed: int = 0) -> np.ndarray:

@@ -104,20 +104,25 @@ def test_inspect_clip_and_classify(pool, tiny_dataset, tmp_path):
     assert sfe["mask"].shape == sfe["enhanced"].shape == (40, 249) and 0 <= sfe["mask"].min() <= sfe["mask"].max() <= 1
     np.testing.assert_allclose(sfe["enhanced"], ins.noisy_mel * sfe["mask"], atol=1e-6)
     np.testing.assert_allclose(cnn["probs"], ins.noisy_probs, atol=1e-6)
-    clean = au.inspect_clip([str(tmp_path / "sfe")], wave, "none", None)
+    clean = au.inspect_clip([str(tmp_path / "sfe" / "model.safetensors")], wave, "none", None)
     np.testing.assert_array_equal(clean.clean_mel, clean.noisy_mel)
+    silent = au.inspect_clip([str(tmp_path / "sfe")], np.zeros(16000, np.float32), "pink", 5.0)
+    assert not silent.noisy_mel.any() and np.isfinite(silent.noisy_probs).all()
 
     long = tmp_path / "long.wav"
     sf.write(long, np.tile(wave, 8)[:16000 * 9], 16000)
     bad = tmp_path / "bad.wav"
     bad.write_text("not audio")
-    job = pool.run(au.classify_files, au.ClassifyConfig(model=str(tmp_path / "sfe"), files=[str(long), str(bad)]),
-                   kind="task")
+    quiet = tmp_path / "silent.ogg"
+    sf.write(quiet, np.zeros(8000), 16000)
+    job = pool.run(au.classify_files, au.ClassifyConfig(model=str(tmp_path / "sfe"),
+                                                        files=[str(long), str(bad), str(quiet)]), kind="task")
     assert job.status == "done", job.traceback
     rows = job.result
     assert [r["segment"] for r in rows[:3]] == [0, 1, 2] and rows[2]["start_s"] == 8.0  # 9 s → three windows
     assert all(r["label"] in CLASSES and abs(sum(r["probs"].values()) - 1) < 1e-5 for r in rows[:3])
     assert rows[3]["file"] == str(bad) and "not an audio file" in rows[3]["error"]
+    assert rows[4]["file"] == str(quiet) and "error" not in rows[4] and np.isfinite(list(rows[4]["probs"].values())).all()
 
 
 def test_bad_settings_fail_with_a_message(pool, tiny_dataset, tmp_path):

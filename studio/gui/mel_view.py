@@ -45,8 +45,13 @@ class MelImageGrid(pg.GraphicsLayoutWidget):
         self._bar: pg.ColorBarItem | None = None
         self._shape: tuple[int, int] | None = None
         self.ci.setContentsMargins(2, 2, 2, 2)
+        # The empty grid's hint is a child QLabel, not a layout item: a long label would leave its width
+        # in the layout's columns after it is removed.
         self.placeholder = placeholder
-        self._placeholder = self.addLabel(placeholder, row=0, col=0)
+        self._hint = QtWidgets.QLabel(placeholder, self)
+        self._hint.setWordWrap(True)
+        self._hint.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._hint.setStyleSheet("color: #9e9e9e; background: transparent;")
 
     # ------------------------------------------------------------------- data
     def set_panels(self, panels: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -88,8 +93,9 @@ class MelImageGrid(pg.GraphicsLayoutWidget):
         self.clear()
         self._plots, self._items, self._bar, self._shape = {}, {}, None, None
         self._titles = list(titles)
+        self._hint.setText(message or self.placeholder)
+        self._hint.setVisible(not titles)
         if not titles:
-            self._placeholder = self.addLabel(message or self.placeholder, row=0, col=0)
             return
         first: pg.PlotItem | None = None
         for k, title in enumerate(titles):
@@ -114,6 +120,12 @@ class MelImageGrid(pg.GraphicsLayoutWidget):
         self._bar = pg.ColorBarItem(values=self.levels, colorMap=self.cmap, interactive=False, width=10)
         self._bar.setImageItem(list(self._items.values()))
         self.addItem(self._bar, row=0, col=self.columns, rowspan=last_row + 1)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        hint = getattr(self, "_hint", None)  # pyqtgraph resizes once inside its own __init__
+        if hint is not None:
+            hint.setGeometry(self.rect().adjusted(20, 20, -20, -20))
 
     # ----------------------------------------------------------------- export
     def export_png(self, path: str | os.PathLike[str]) -> None:

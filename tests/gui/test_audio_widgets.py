@@ -69,7 +69,7 @@ def test_heatmap_auto_levels_shades_and_csv(qtbot, tmp_path):
 
 
 def test_mel_grid_updates_in_place_on_one_scale(qtbot, tmp_path):
-    g = MelImageGrid(columns=2)
+    g = MelImageGrid(columns=2, placeholder="A long hint for the empty grid, longer than the widget is wide " * 3)
     qtbot.addWidget(g)
     g.resize(700, 400)
     g.show()
@@ -86,6 +86,9 @@ def test_mel_grid_updates_in_place_on_one_scale(qtbot, tmp_path):
     np.testing.assert_allclose(g.array("noisy"), noisy * 0.5, rtol=1e-6)
     g.set_panels([("clean", clean), ("noisy", noisy), ("DSL mask", noisy), ("DSL enhanced", clean * noisy)])
     assert g.titles()[2:] == ["DSL mask", "DSL enhanced"]
+    qtbot.wait(20)
+    first_row = [g._plots[t].width() for t in g.titles()[:2]]
+    assert sum(first_row) < g.width()  # the (long) empty-grid hint leaves no width behind in the layout
     with pytest.raises(ValueError):
         g.set_panels([("bad", np.zeros(5))])
     g.export_png(tmp_path / "mel.png")

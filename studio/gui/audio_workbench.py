@@ -913,7 +913,8 @@ class AudioWorkbench(Workbench):
                                                 for name, p in series)
                                       + (f"\ntrue class: {self.clip_class}" if self.clip_class else ""))
         else:
-            self.prob_bars.getPlotItem().setTitle("Class probabilities: train a CNN-FC", size="9pt")
+            hint = "tick a trained model" if self.models else "train a CNN-FC"
+            self.prob_bars.getPlotItem().setTitle(f"Class probabilities: {hint}", size="9pt")
             self.prob_bars.setToolTip("")
         self._draw_waveforms()
 

@@ -16,7 +16,8 @@ import soundfile as sf  # noqa: E402
 
 from studio.gui import audio_player  # noqa: E402
 from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, SEGMENT_SECONDS,  # noqa: E402
-                                        AudioWorkbench, is_curve_metric, parse_grid_metric, safe_name)
+                                        AudioWorkbench, is_curve_metric, noise_label, parse_grid_metric,
+                                        safe_name)
 from studio.gui.workbenches import find  # noqa: E402
 
 WAIT = 60000
@@ -76,6 +77,8 @@ def test_registered_and_in_step_with_the_domain():
     from studio.audio import io, jobs, models, noise
 
     assert tuple(MODEL_LABELS) == tuple(models.MODEL_KINDS) and MODEL_LABELS == jobs.MODEL_LABELS
+    for name in ("pink", "/data/NOISEX-92/f16.wav", "babble"):
+        assert noise_label(name) == jobs.noise_label(name)
     assert tuple(NOISE_KINDS) == tuple(noise.NOISE_TYPES)
     assert SAMPLE_RATE == io.SAMPLE_RATE and SEGMENT_SECONDS == io.SEGMENT_SECONDS
     assert parse_grid_metric("grid/pink/5") == ("pink", "5")

@@ -1064,10 +1064,15 @@ class AudioWorkbench(Workbench):
         metrics = dict(getattr(result, "metrics", None) or {})
         model = TrainedModel(kind, str(checkpoint), job.run.id if job.run is not None else None, metrics)
         self.add_model(model)
-        acc = metrics.get("val/accuracy")
-        self.set_status(f"{model.label} trained in {job.elapsed():.0f} s"
-                        + (f": validation accuracy {percent(float(acc))} %." if isinstance(acc, (int, float))
-                           else "."))
+        self.set_status(f"{model.label} trained in {job.elapsed():.0f} s{self._accuracy_text(metrics)}.")
+
+    @staticmethod
+    def _accuracy_text(metrics: dict[str, Any]) -> str:
+        """': dev 61.0 %, test 58.0 %' from a training's final metrics ('' when it reports none)."""
+        parts = [f"{what} {percent(float(metrics[key]))} %" for what, key in
+                 (("dev", "dev/accuracy"), ("test", "test/accuracy"), ("validation", "val/accuracy"))
+                 if isinstance(metrics.get(key), (int, float)) and math.isfinite(float(metrics[key]))][:2]
+        return (": " + ", ".join(parts)) if parts else ""
 
     def add_model(self, model: TrainedModel) -> None:
         """Add (or replace) a trained model; it is ticked, so the centre shows it."""
@@ -1082,7 +1087,8 @@ class AudioWorkbench(Workbench):
         item.setData(ROLE_KEY, label)
         item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
         item.setCheckState(QtCore.Qt.CheckState.Checked)
-        item.setToolTip(f"{MODEL_TIPS.get(model.kind, model.kind)}\n{model.checkpoint}")
+        item.setToolTip(f"{MODEL_TIPS.get(model.kind, model.kind)}\n{model.checkpoint}"
+                        f"\nclean accuracy{self._accuracy_text(model.metrics) or ': not reported'}")
         self.models_list.addItem(item)
         self.models_list.setCurrentItem(item)
         self.models_list.blockSignals(False)

@@ -164,6 +164,7 @@ def test_short_training_streams_curve_points_then_enhancer_evaluation_and_export
     n_curve = len(bench.curve.series_data("train/loss")["step"])
     assert n_curve == len(services.registry.metric_series(job.run.id, "train/loss")["step"]) > 0
     cnn_label = f"CNN-FC #{job.run.id}"
+    assert f"dev {100 * job.result.metrics['dev/accuracy']:.1f} %" in bench.status_text()
     assert cnn_label in bench.models and bench.classifier_combo.currentText() == cnn_label
     wait_inspected(qtbot, bench)
     probs = bench.prob_bars.series()

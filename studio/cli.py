@@ -435,6 +435,96 @@ def add_batch_parser(sub) -> None:
     p.set_defaults(func=cmd_batch)
 
 
+def cmd_audio(args) -> int:
+    from pathlib import Path
+
+    from studio.engine import RunSpec
+    from studio.audio import jobs as au
+
+    def fail(job) -> None:
+        if job.error and not args.json:
+            print(f"studio-cli: {job.error}", file=sys.stderr)
+
+    if args.audio_cmd == "train":
+        out_dir = Path(args.out)
+        if (out_dir / "model.safetensors").exists() and not args.overwrite:
+            print(f"studio-cli: {out_dir}: already holds a trained model; choose another --out or pass --overwrite",
+                  file=sys.stderr)
+            if args.json:
+                _emit_json({"status": "failed", "error": f"{out_dir}: already holds a trained model"})
+            return EXIT_USAGE
+        cfg = au.AudioTrainConfig(data=None if args.sample else args.data, sample_preset=args.sample_preset,
+                                  model=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                                  classifier=args.classifier, init_checkpoint=args.init, seed=args.seed,
+                                  width=args.width)
+        job, code = run_job(au.train_audio, cfg, args, name=f"Audio: train {au.MODEL_LABELS[args.model]}",
+                            workbench=au.WORKBENCH, run=RunSpec(au.WORKBENCH, args.model, cfg.to_dict(),
+                                                                run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            out.update({"metrics": job.result.metrics, "checkpoint": job.result.checkpoint,
+                        "classes": job.result.classes, "problems": job.result.problems})
+            if not args.json:
+                for k, v in job.result.metrics.items():
+                    print(f"{k:>26}: {v:.4f}")
+                print(f"model saved in {job.run.dir}")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.audio_cmd == "evaluate":
+        cfg = au.AudioEvalConfig(model=args.model, data=args.data, seed=args.seed,
+                                 noises=tuple(args.noise) if args.noise else au.NOISE_TYPES,
+                                 snrs=tuple(int(s) if float(s).is_integer() else float(s) for s in args.snr)
+                                 if args.snr else au.PAPER_SNRS)
+        job, code = run_job(au.evaluate_audio, cfg, args, name="Audio: evaluate", workbench=au.WORKBENCH,
+                            run=RunSpec(au.WORKBENCH, "evaluate", cfg.to_dict(), run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            r = job.result
+            out.update({k: r[k] for k in ("model", "classes", "clean", "grid", "per_class", "confusion", "n_test",
+                                          "problems")})
+            if not args.json:
+                print(f"{r['model_label']}: clean dev {100 * r['clean']['dev']:.2f} %, "
+                      f"test {100 * r['clean']['test']:.2f} %")
+                print("SNR  " + "".join(f"{n:>10}" for n in r["grid"]))
+                for snr in r["snrs"]:
+                    print(f"{snr:>3}  " + "".join(f"{100 * r['grid'][n][snr]:>10.2f}" for n in r["grid"]))
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.audio_cmd == "classify":
+        cfg = au.ClassifyConfig(model=args.model, files=args.files)
+        job, code = run_job(au.classify_files, cfg, args, name="Audio: classify", workbench=au.WORKBENCH,
+                            kind="task")
+        if job.status != "done":
+            fail(job)
+            if args.json:
+                _emit_json({"status": job.status, "error": job.error})
+            return code
+        rows = job.result
+        if args.json:
+            _emit_json({"status": job.status, "predictions": rows})
+        else:
+            for r in rows:
+                if "error" in r:
+                    print(f"{r['file']}: ERROR {r['error']}")
+                else:
+                    top = sorted(r["probs"].items(), key=lambda kv: -kv[1])[:3]
+                    print(f"{r['file']} [{r['start_s']:.0f} s]: {r['label']} ("
+                          + ", ".join(f"{k} {v:.3f}" for k, v in top) + ")")
+        return EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+    return EXIT_USAGE
+
+
 # ----------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from studio.engine.device import DEVICE_CHOICES
@@ -534,6 +624,39 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--split", default="auto", help="split rule: auto or the sample whose rule applies")
         q.add_argument("--spectra-per-mixture", type=int, default=400, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_unmix)
+
+    p = sub.add_parser("audio", help="Audio Enhancement: CNN-FC and SFE/DFE/DCL/DSL masks (paper 003)")
+    asub = p.add_subparsers(dest="audio_cmd", required=True)
+    q = asub.add_parser("train", help="train CNN-FC, or an enhancer through a frozen CNN-FC")
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="UrbanSound8K folder (audio/foldN + metadata/UrbanSound8K.csv) or a folder per class")
+    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
+    q.add_argument("--model", choices=("cnn", "sfe", "dfe", "dcl", "dsl"), required=True)
+    q.add_argument("--epochs", type=int, default=None, help="epochs per training stage (default: the paper's 100)")
+    q.add_argument("--classifier", help="run folder of a trained CNN-FC (enhancers); default: train one first")
+    q.add_argument("--init", help="fine-tune from this run folder or checkpoint (a DFE run starts DCL's stage 1)")
+    q.add_argument("--batch", type=int, default=64)
+    q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = the paper's sizes)")
+    q.add_argument("--sample-preset", choices=("small", "full", "tiny"), default="small",
+                   help="sample dataset size: small (20 clips per class) or full (100)")
+    q.add_argument("--out", required=True, help="run folder for the checkpoint and results")
+    q.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    q = asub.add_parser("evaluate", help="accuracy on the clean dev/test folds and the noise × SNR grid")
+    common(q)
+    q.add_argument("--model", required=True, help="a run folder (from audio train --out) or a checkpoint")
+    q.add_argument("--noise", nargs="+", help="noise kinds (white pink brown babble factory) or noise files")
+    q.add_argument("--snr", nargs="+", type=float, help="SNRs in dB (default 20 15 10 5 0)")
+    q.add_argument("--data", help="dataset folder (default: the one the model was trained on)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="run folder for evaluation.json and grid.csv")
+    q = asub.add_parser("classify", help="class and probabilities of every 4 s window of each file")
+    common(q)
+    q.add_argument("--model", required=True, help="a run folder or a checkpoint")
+    q.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_audio)
 
     p = sub.add_parser("runs", help="the run history")
     rsub = p.add_subparsers(dest="runs_cmd", required=True)

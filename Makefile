@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench screenshots clean-venv
+.PHONY: run test bench screenshots clean-venv package package-check
 
 # (Re)install when pyproject.toml changes; the stamp records a finished install.
 $(STAMP): pyproject.toml
@@ -22,6 +22,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_startup.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_event_latency.py
+
+# The one-folder desktop app (packaging/README.md): dist/inspection-studio/.  Not part of `make test`.
+package: $(STAMP)
+	@$(PY) -c "import PyInstaller" 2>/dev/null || $(PY) -m pip install --quiet --editable '.[test,package]'
+	$(PY) -m PyInstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/inspection_studio.spec
+	$(PY) packaging/check_bundle.py dist/inspection-studio
+
+package-check:
+	$(PY) packaging/check_bundle.py dist/inspection-studio
 
 clean-venv:
 	rm -rf $(VENV)

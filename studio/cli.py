@@ -88,15 +88,20 @@ def _resolve_device(pref: str) -> str:
 def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=None, kind: str = "train"):
     """Run one job in the foreground with a progress bar; returns (job, exit code)."""
     from studio.engine import JobPool, RunRegistry
+    from studio.engine import distributed
 
-    registry = RunRegistry()
-    if registry.recovery_message:
+    device = _resolve_device(args.device)
+    if distributed.launched_distributed():  # under torchrun: only rank 0 records runs and writes files
+        device = distributed.device_for_rank(device)
+        distributed.init_from_env(device)
+    main_process = distributed.is_main_process()
+    registry = RunRegistry() if main_process else None
+    if registry is not None and registry.recovery_message:
         print(registry.recovery_message, file=sys.stderr)
     pool = JobPool(registry)
-    if not getattr(args, "quiet", False):
+    if not getattr(args, "quiet", False) and main_process:
         pool.subscribe(ProgressPrinter())
-    job = pool.run(fn, config, name=name, workbench=workbench, device=_resolve_device(args.device), kind=kind,
-                   run=run)
+    job = pool.run(fn, config, name=name, workbench=workbench, device=device, kind=kind, run=run)
     pool.shutdown(cancel=True, wait=False)
     code = {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(job.status, EXIT_FAILED)
     if job.status == "failed" and job.user_error:
@@ -232,7 +237,8 @@ def cmd_sem(args) -> int:
             if not args.json:
                 for k, v in job.result.metrics.items():
                     print(f"{k:>20}: {v:.4f}")
-                print(f"model saved in {job.run.dir}")
+                if job.run is not None:  # None on ranks > 0 of a torchrun launch
+                    print(f"model saved in {job.run.dir}")
         elif job.error and not args.json:
             print(f"studio-cli: {job.error}", file=sys.stderr)
         if args.json:
@@ -342,6 +348,180 @@ def cmd_unmix(args) -> int:
         if args.json:
             _emit_json(um._jsonable(out))
         return code
+    return EXIT_USAGE
+
+
+# ------------------------------------------------------------------ batch
+def cmd_batch(args) -> int:
+    """Run the jobs of a TOML job file one after the other through the same handlers (docs/batch.md).
+
+    Every job is checked (file, options) before the first one starts.  Exit code: 0 when all
+    jobs are done, 130 as soon as one is cancelled (Ctrl+C), otherwise the code of the first
+    job that failed (1, or 2 for bad input); without ``--continue-on-error`` the batch stops there.
+    """
+    import contextlib
+    import io
+
+    from studio.batchfile import JobFileError, read_job_file
+
+    try:
+        jobs = read_job_file(args.jobs)
+    except JobFileError as exc:
+        print(f"studio-cli: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser = build_parser()
+    parsed = []
+    for job in jobs:
+        argv = job.argv + [flag for flag, on in (("--json", True), ("-q", args.quiet)) if on and flag not in job.argv]
+        try:
+            with contextlib.redirect_stderr(io.StringIO()) as err:
+                parsed.append(parser.parse_args(argv))
+        except SystemExit:
+            problem = err.getvalue().strip().splitlines()[-1:] or ["bad arguments"]
+            print(f"studio-cli: {args.jobs}: job {job.index} ({job.label}): {problem[0]}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.dry_run:
+        for job in jobs:
+            print(f"[{job.index}/{len(jobs)}] studio-cli {' '.join(job.argv)}")
+        return EXIT_OK
+    results: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for job, job_args in zip(jobs, parsed):
+        if not args.json:
+            print(f"[{job.index}/{len(jobs)}] {job.label}: studio-cli {' '.join(job.argv)}", flush=True)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                job_code = job_args.func(job_args)
+            except KeyboardInterrupt:
+                job_code = EXIT_CANCELLED
+        lines = [line for line in out.getvalue().splitlines() if line.startswith("{")]
+        try:
+            reply = json.loads(lines[-1]) if lines else {}
+        except ValueError:
+            reply = {}
+        row = {"index": job.index, "label": job.label, "argv": job.argv, "exit_code": job_code,
+               **{k: reply[k] for k in ("status", "run_id", "seconds", "error", "metrics") if k in reply}}
+        results.append(row)
+        if not args.json:
+            status = row.get("status", "done" if job_code == EXIT_OK else "failed")
+            run = f", run #{row['run_id']}" if row.get("run_id") else ""
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in list((row.get("metrics") or {}).items())[:4]
+                                if isinstance(v, (int, float)))
+            print(f"    {status}{run}" + (f": {row['error']}" if row.get("error") else "")
+                  + (f" · {metrics}" if metrics else ""), flush=True)
+        if job_code != EXIT_OK and code == EXIT_OK:
+            code = job_code
+        if job_code == EXIT_CANCELLED or (job_code != EXIT_OK and not args.continue_on_error):
+            break
+    summary = {"status": {EXIT_OK: "done", EXIT_CANCELLED: "cancelled"}.get(code, "failed"), "jobs": results,
+               "total": len(jobs), "ran": len(results),
+               "failed": sum(1 for r in results if r["exit_code"] != EXIT_OK)}
+    if args.json:
+        _emit_json(summary)
+    else:
+        print(f"batch {summary['status']}: {summary['ran']} of {summary['total']} jobs run, "
+              f"{summary['failed']} failed")
+    return code
+
+
+def add_batch_parser(sub) -> None:
+    p = sub.add_parser("batch", help="run the jobs listed in a TOML file (docs/batch.md), each recorded as a run")
+    p.add_argument("jobs", help="the job file, e.g. JOBS.toml")
+    p.add_argument("--continue-on-error", action="store_true", help="run the remaining jobs after a failed one")
+    p.add_argument("--dry-run", action="store_true", help="check the file and print the commands only")
+    p.add_argument("--json", action="store_true", help="end with one JSON object on standard output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_batch)
+
+
+def cmd_audio(args) -> int:
+    from pathlib import Path
+
+    from studio.engine import RunSpec
+    from studio.audio import jobs as au
+
+    def fail(job) -> None:
+        if job.error and not args.json:
+            print(f"studio-cli: {job.error}", file=sys.stderr)
+
+    if args.audio_cmd == "train":
+        out_dir = Path(args.out)
+        if (out_dir / "model.safetensors").exists() and not args.overwrite:
+            print(f"studio-cli: {out_dir}: already holds a trained model; choose another --out or pass --overwrite",
+                  file=sys.stderr)
+            if args.json:
+                _emit_json({"status": "failed", "error": f"{out_dir}: already holds a trained model"})
+            return EXIT_USAGE
+        cfg = au.AudioTrainConfig(data=None if args.sample else args.data, sample_preset=args.sample_preset,
+                                  model=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
+                                  classifier=args.classifier, init_checkpoint=args.init, seed=args.seed,
+                                  width=args.width)
+        job, code = run_job(au.train_audio, cfg, args, name=f"Audio: train {au.MODEL_LABELS[args.model]}",
+                            workbench=au.WORKBENCH, run=RunSpec(au.WORKBENCH, args.model, cfg.to_dict(),
+                                                                run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            out.update({"metrics": job.result.metrics, "checkpoint": job.result.checkpoint,
+                        "classes": job.result.classes, "problems": job.result.problems})
+            if not args.json:
+                for k, v in job.result.metrics.items():
+                    print(f"{k:>26}: {v:.4f}")
+                print(f"model saved in {job.run.dir}")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.audio_cmd == "evaluate":
+        cfg = au.AudioEvalConfig(model=args.model, data=args.data, seed=args.seed,
+                                 noises=tuple(args.noise) if args.noise else au.NOISE_TYPES,
+                                 snrs=tuple(int(s) if float(s).is_integer() else float(s) for s in args.snr)
+                                 if args.snr else au.PAPER_SNRS)
+        job, code = run_job(au.evaluate_audio, cfg, args, name="Audio: evaluate", workbench=au.WORKBENCH,
+                            run=RunSpec(au.WORKBENCH, "evaluate", cfg.to_dict(), run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            r = job.result
+            out.update({k: r[k] for k in ("model", "classes", "clean", "grid", "per_class", "confusion", "n_test",
+                                          "problems")})
+            if not args.json:
+                print(f"{r['model_label']}: clean dev {100 * r['clean']['dev']:.2f} %, "
+                      f"test {100 * r['clean']['test']:.2f} %")
+                print("SNR  " + "".join(f"{n:>10}" for n in r["grid"]))
+                for snr in r["snrs"]:
+                    print(f"{snr:>3}  " + "".join(f"{100 * r['grid'][n][snr]:>10.2f}" for n in r["grid"]))
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.audio_cmd == "classify":
+        cfg = au.ClassifyConfig(model=args.model, files=args.files)
+        job, code = run_job(au.classify_files, cfg, args, name="Audio: classify", workbench=au.WORKBENCH,
+                            kind="task")
+        if job.status != "done":
+            fail(job)
+            if args.json:
+                _emit_json({"status": job.status, "error": job.error})
+            return code
+        rows = job.result
+        if args.json:
+            _emit_json({"status": job.status, "predictions": rows})
+        else:
+            for r in rows:
+                if "error" in r:
+                    print(f"{r['file']}: ERROR {r['error']}")
+                else:
+                    top = sorted(r["probs"].items(), key=lambda kv: -kv[1])[:3]
+                    print(f"{r['file']} [{r['start_s']:.0f} s]: {r['label']} ("
+                          + ", ".join(f"{k} {v:.3f}" for k, v in top) + ")")
+        return EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
     return EXIT_USAGE
 
 
@@ -536,6 +716,39 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--spectra-per-mixture", type=int, default=400, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_unmix)
 
+    p = sub.add_parser("audio", help="Audio Enhancement: CNN-FC and SFE/DFE/DCL/DSL masks (paper 003)")
+    asub = p.add_subparsers(dest="audio_cmd", required=True)
+    q = asub.add_parser("train", help="train CNN-FC, or an enhancer through a frozen CNN-FC")
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="UrbanSound8K folder (audio/foldN + metadata/UrbanSound8K.csv) or a folder per class")
+    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
+    q.add_argument("--model", choices=("cnn", "sfe", "dfe", "dcl", "dsl"), required=True)
+    q.add_argument("--epochs", type=int, default=None, help="epochs per training stage (default: the paper's 100)")
+    q.add_argument("--classifier", help="run folder of a trained CNN-FC (enhancers); default: train one first")
+    q.add_argument("--init", help="fine-tune from this run folder or checkpoint (a DFE run starts DCL's stage 1)")
+    q.add_argument("--batch", type=int, default=64)
+    q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = the paper's sizes)")
+    q.add_argument("--sample-preset", choices=("small", "full", "tiny"), default="small",
+                   help="sample dataset size: small (20 clips per class) or full (100)")
+    q.add_argument("--out", required=True, help="run folder for the checkpoint and results")
+    q.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    q = asub.add_parser("evaluate", help="accuracy on the clean dev/test folds and the noise × SNR grid")
+    common(q)
+    q.add_argument("--model", required=True, help="a run folder (from audio train --out) or a checkpoint")
+    q.add_argument("--noise", nargs="+", help="noise kinds (white pink brown babble factory) or noise files")
+    q.add_argument("--snr", nargs="+", type=float, help="SNRs in dB (default 20 15 10 5 0)")
+    q.add_argument("--data", help="dataset folder (default: the one the model was trained on)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="run folder for evaluation.json and grid.csv")
+    q = asub.add_parser("classify", help="class and probabilities of every 4 s window of each file")
+    common(q)
+    q.add_argument("--model", required=True, help="a run folder or a checkpoint")
+    q.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_audio)
+
     from studio.segmentation.models import VARIANTS as SEG_VARIANTS
 
     p = sub.add_parser("seg", help="Building Segmentation: residual U-Net with the weight mechanism (paper 002)")
@@ -595,6 +808,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "delete":
             q.add_argument("--files", action="store_true", help="also delete the run's folder (checkpoints)")
     p.set_defaults(func=cmd_runs)
+    add_batch_parser(sub)
     return parser
 
 
@@ -602,6 +816,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from studio.engine.device import DeviceUnavailable
+
+    from studio.engine import distributed
 
     try:
         return args.func(args)
@@ -611,6 +827,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    finally:
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

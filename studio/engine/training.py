@@ -18,6 +18,16 @@ epoch end (every ``val_every`` iterations in iteration mode); optional early
 stopping on a monitored validation metric; seeded, deterministic on the CPU;
 optional mixed precision (autocast + GradScaler) on CUDA only.
 
+Under ``torchrun`` (``WORLD_SIZE`` > 1, see :mod:`studio.engine.distributed`) the same
+loop trains with DistributedDataParallel: ``batch_size`` stays the *global* batch
+(each of the N processes takes its ``batch_size / N`` share of the very global batch a
+single process would draw, see :class:`GlobalBatchShards`, and DDP averages the
+gradients, so a step is the step of one process with the whole batch); batch norm
+becomes SyncBatchNorm on CUDA (``sync_batchnorm``); logged training losses are
+averaged over all processes; rank 0 alone validates, and its metrics (hence early
+stopping) are broadcast; the checkpoint callback runs on rank 0 only.  A single
+process runs exactly the code path it always ran.
+
 ``ctx.check()`` is called every batch, so Cancel stops a run within one batch; the
 checkpoint callback runs after every validation, so a cancelled run keeps its last
 complete checkpoint.
@@ -63,6 +73,7 @@ class FitConfig:
     num_workers: int = 0
     recalibrate_bn: bool = False  # recompute batch-norm statistics before each validation
     recalibrate_batches: int = 50
+    sync_batchnorm: bool | None = None  # multi-process only; None: on where supported (CUDA)
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -250,6 +261,69 @@ def classification_validate(model, loader) -> dict[str, float]:
     return {"loss": loss / max(1, total), "accuracy": correct / max(1, total)}
 
 
+class GlobalBatchShards:
+    """Batch sampler of one process: its share of each *global* batch of a single-process run.
+
+    The global batches are drawn exactly as ``fit`` draws them in one process (a
+    ``DataLoader`` with the same seeded generator, batch size, shuffle and drop_last),
+    and process ``rank`` of ``n_proc`` takes the ``rank``-th contiguous part of each.
+    So the N processes together see, step by step, the very batches of the
+    single-process run, and DDP's gradient average over equal parts is that run's
+    gradient: the result equals the single-process result up to float rounding.
+    (torch's ``DistributedSampler`` reshuffles with ``seed + epoch`` and strides
+    through the permutation, so its sample order differs from a single process.)
+    The last, smaller global batch is split as evenly as possible; a process whose
+    part would be empty repeats one sample, since every process must step.
+    """
+
+    def __init__(self, n: int, batch_size: int, n_proc: int, rank: int, *, shuffle: bool, drop_last: bool,
+                 seed: int):
+        import torch
+        from torch.utils.data import DataLoader
+
+        self.n_proc, self.rank = n_proc, rank
+        self._global = DataLoader(range(n), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                                  generator=torch.Generator().manual_seed(seed), collate_fn=list)
+
+    def __len__(self) -> int:
+        return len(self._global)
+
+    def __iter__(self):
+        for batch in self._global:
+            lo = round(self.rank * len(batch) / self.n_proc)
+            hi = round((self.rank + 1) * len(batch) / self.n_proc)
+            yield batch[lo:hi] if hi > lo else [batch[self.rank % len(batch)]]
+
+
+def _distributed_setup(ctx, model, train_data, cfg: FitConfig, device, n_proc: int):
+    """DDP wrapper and per-process batch sampler for :func:`fit` (batch norm synchronised on CUDA)."""
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    from studio.engine import distributed as D
+
+    if cfg.batch_size % n_proc:
+        raise ValueError(f"the batch size {cfg.batch_size} is the global batch and must be divisible by the "
+                         f"{n_proc} processes")
+    has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    want_sync = cfg.sync_batchnorm if cfg.sync_batchnorm is not None else device.type == "cuda"
+    if has_bn and want_sync:
+        if device.type == "cuda":
+            # Converts the children in place, so the caller's ``model`` holds the synchronised layers.
+            converted = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            if converted is not model:
+                raise ValueError("a model that is a single batch-norm layer cannot be synchronised")
+        elif D.is_main_process():
+            ctx.log("SyncBatchNorm needs CUDA; batch norm uses per-process statistics on the CPU")
+    ddp = DistributedDataParallel(model, device_ids=[device.index or 0] if device.type == "cuda" else None)
+    sampler = GlobalBatchShards(len(train_data), cfg.batch_size, n_proc, D.rank(), shuffle=cfg.shuffle,
+                                drop_last=cfg.drop_last, seed=cfg.seed)
+    if D.is_main_process():
+        ctx.log(f"distributed training: {n_proc} processes, {cfg.batch_size // n_proc} samples each per step "
+                f"(global batch {cfg.batch_size}), backend {torch.distributed.get_backend()}")
+    return ddp, sampler
+
+
 def fit(
     ctx,
     model,
@@ -276,18 +350,28 @@ def fit(
     import torch
     from torch.utils.data import DataLoader
 
+    from studio.engine import distributed as D
+
     cfg.validate()
-    seed_everything(cfg.seed, cfg.deterministic)
     device = ctx.device
+    distributed = D.init_from_env(str(device))
+    n_proc = D.world_size() if distributed else 1
+    seed_everything(cfg.seed + (D.rank() if distributed else 0), cfg.deterministic)
     model.to(device)
     params = [p for p in (trainable if trainable is not None else model.parameters()) if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
+    train_model = model  # what loss_fn sees: the DDP wrapper when distributed
+    if distributed:
+        train_model, shards = _distributed_setup(ctx, model, train_data, cfg, device, n_proc)
+        loader = DataLoader(train_data, batch_sampler=shards, collate_fn=collate_fn, num_workers=cfg.num_workers,
+                            generator=torch.Generator().manual_seed(cfg.seed), pin_memory=device.type == "cuda")
+    else:
+        generator = torch.Generator().manual_seed(cfg.seed)
+        loader = DataLoader(train_data, batch_size=cfg.batch_size, shuffle=cfg.shuffle, drop_last=cfg.drop_last,
+                            generator=generator, collate_fn=collate_fn, num_workers=cfg.num_workers,
+                            pin_memory=device.type == "cuda")
     optimizer = make_optimizer(cfg.optimizer, params, cfg)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(train_data, batch_size=cfg.batch_size, shuffle=cfg.shuffle, drop_last=cfg.drop_last,
-                        generator=generator, collate_fn=collate_fn, num_workers=cfg.num_workers,
-                        pin_memory=device.type == "cuda")
     if len(loader) == 0:
         raise ValueError(f"the training set is empty or smaller than one batch ({len(train_data)} samples)")
     val_loader = None
@@ -327,9 +411,14 @@ def fit(
         nonlocal best_value, best_epoch, bad_validations
         if cfg.recalibrate_bn:
             recalibrate_batchnorm(model, loader, cfg.recalibrate_batches)
-        model.eval()
-        metrics = {f"val/{k}": float(v) for k, v in validate(model, val_loader).items()} if val_loader else {}
-        model.train()
+            D.average_batchnorm_buffers(model)
+        metrics: dict[str, float] = {}
+        if val_loader and D.is_main_process():
+            model.eval()
+            metrics = {f"val/{k}": float(v) for k, v in validate(model, val_loader).items()}
+            model.train()
+        if distributed:
+            metrics = D.broadcast_object(metrics)
         for name, value in metrics.items():
             record(name, value, epoch_float)
         last_metrics.update(metrics)
@@ -341,7 +430,7 @@ def fit(
                 best_value, best_epoch, bad_validations, improved = monitored, int(round(epoch_float)), 0, True
             else:
                 bad_validations += 1
-        if on_checkpoint is not None:
+        if on_checkpoint is not None and D.is_main_process():
             on_checkpoint(model, {"epoch": epoch_float, "step": step, "metrics": dict(last_metrics),
                                   "best": improved or monitored is None})
         patience = cfg.early_stopping_patience
@@ -365,7 +454,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             if use_amp:
                 with torch.autocast(device_type="cuda", dtype=torch.float16):
-                    loss = loss_fn(model, batch)
+                    loss = loss_fn(train_model, batch)
                 scaler.scale(loss).backward()
                 if cfg.grad_clip:
                     scaler.unscale_(optimizer)
@@ -373,8 +462,11 @@ def fit(
                 scaler.step(optimizer)
                 scaler.update()
             else:
-                loss = loss_fn(model, batch)
-                if not torch.isfinite(loss):
+                loss = loss_fn(train_model, batch)
+                finite = bool(torch.isfinite(loss))
+                if distributed:  # every process stops together when any one diverges
+                    finite = D.all_reduce_sum([0.0 if finite else 1.0], device)[0] == 0.0
+                if not finite:
                     raise FloatingPointError(
                         f"the training loss became {float(loss.detach())} at step {step}; lower the learning rate"
                     )
@@ -385,6 +477,9 @@ def fit(
             step += 1
             loss_value = float(loss.detach())
             size = _batch_size(batch)
+            if distributed:  # the loss of the global batch: size-weighted mean over the processes
+                weighted, size_total = D.all_reduce_sum([loss_value * size, float(size)], device)
+                loss_value, size = weighted / max(1.0, size_total), int(size_total)
             running_loss += loss_value * size
             seen += size
             epoch_float = epoch + (step - epoch * per_epoch) / per_epoch if cfg.iterations is None else step / per_epoch

@@ -102,6 +102,18 @@ def start_torch_import(services) -> None:
     threading.Thread(target=work, name="torch-import", daemon=True).start()
 
 
+def application_icon_path():
+    """resources/icons/inspection-studio-256.png of the source tree or of a PyInstaller bundle."""
+    from pathlib import Path
+
+    for base in (getattr(sys, "_MEIPASS", None), Path(__file__).resolve().parents[2]):
+        if base:
+            path = Path(base) / "resources" / "icons" / "inspection-studio-256.png"
+            if path.is_file():
+                return path
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -115,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("Inspection Studio")
     app.setOrganizationName("InspectionStudio")
+    app.setDesktopFileName("inspection-studio")  # matches resources/inspection-studio.desktop
+    icon = application_icon_path()
+    if icon is not None:
+        from PySide6 import QtGui
+
+        app.setWindowIcon(QtGui.QIcon(str(icon)))
     settings = settings_for_home()
     apply_theme(app, args.theme or theme_name(settings))
 

@@ -35,6 +35,9 @@ WORKBENCHES: list[WorkbenchSpec] = [
     WorkbenchSpec("unmixing", "Spectral Unmixing", "studio.gui.unmixing_workbench:UnmixingWorkbench",
                   sample_description="quartz-3, quartz-4 and colour-4: 45/56/56 synthetic powder mixtures × 400 "
                                      "spectra, 91 bands 450–810 nm, with the paper's splits (paper 000)"),
+    WorkbenchSpec("audio", "Audio Enhancement", "studio.gui.audio_workbench:AudioWorkbench",
+                  sample_description="UrbanSound8K's ten sound classes synthesised (siren sweeps, dog barks, "
+                                     "drilling, street music…) in ten folds, 4 s clips at 16 kHz (paper 003)"),
     WorkbenchSpec("sem", "SEM Defects", "studio.gui.sem_workbench:SemWorkbench",
                   sample_description="160 synthetic SEM micrographs of electrospun fibre mats, 75 homogeneous and "
                                      "85 with beads and specks (paper 004)"),

@@ -34,7 +34,7 @@ def idle(wb) -> bool:
 def open_sample(qtbot, wb, name="quartz-3"):
     wb.sample_combo.setCurrentText(name)
     wb.open_sample()
-    qtbot.waitUntil(lambda: wb.dataset is not None and idle(wb), timeout=20000)
+    qtbot.waitUntil(lambda: wb.dataset is not None and idle(wb), timeout=60000)
 
 
 def test_registered_as_the_unmixing_tab():
@@ -73,7 +73,7 @@ def test_train_generator_then_both_bands_and_delta_amn(qtbot, bench):
     assert bench.curve.series_keys(), "the training streamed no loss points into the curve"
     a = bench.vectors[np.flatnonzero(~bench.vector_is_train)[0]]
     bench.picker.set_value(a)
-    qtbot.waitUntil(lambda: GENERATED in bench.spectra_plot.group_names() and idle(bench), timeout=20000)
+    qtbot.waitUntil(lambda: GENERATED in bench.spectra_plot.group_names() and idle(bench), timeout=60000)
     assert MEASURED in bench.spectra_plot.group_names()
     assert int(bench.spectra_plot.group_data(GENERATED)["n"]) == 20
     assert bench.delta_amn is not None and np.isfinite(bench.delta_amn) and bench.delta_amn > 0
@@ -83,21 +83,21 @@ def test_train_generator_then_both_bands_and_delta_amn(qtbot, bench):
     assert "Δ_AMN" in bench.vector_label.text()
     # a vector that is not in the dataset: generated spectra only
     bench.picker.set_value(np.array([0.1, 0.3, 0.3, 0.3]))
-    qtbot.waitUntil(lambda: GENERATED in bench.spectra_plot.group_names() and idle(bench), timeout=20000)
+    qtbot.waitUntil(lambda: GENERATED in bench.spectra_plot.group_names() and idle(bench), timeout=60000)
     assert MEASURED not in bench.spectra_plot.group_names()
     # generate the augmentation grid and export it
     job = bench.generate()
-    qtbot.waitUntil(lambda: idle(bench), timeout=20000)
+    qtbot.waitUntil(lambda: idle(bench), timeout=60000)
     assert job.status == "done" and bench.generated is not None and len(bench.generated) > 0
 
 
 def test_cube_fcls_maps_pixel_spectrum_and_export(qtbot, bench, tmp_path):
     job = bench.open_sample_cube()
-    qtbot.waitUntil(lambda: bench.cube is not None and idle(bench), timeout=20000)
+    qtbot.waitUntil(lambda: bench.cube is not None and idle(bench), timeout=60000)
     assert job.status == "done" and bench.endmembers is not None
     bench.method_combo.setCurrentIndex(bench.method_combo.findData("fcls"))
     job = bench.unmix_cube()
-    qtbot.waitUntil(lambda: bench.abundance_maps is not None and idle(bench), timeout=20000)
+    qtbot.waitUntil(lambda: bench.abundance_maps is not None and idle(bench), timeout=60000)
     maps = bench.abundance_maps
     assert maps.shape[:2] == bench.cube.data.shape[:2]
     np.testing.assert_allclose(maps.sum(axis=2), 1.0, atol=1e-6)
@@ -119,7 +119,7 @@ def test_bad_files_give_a_message_and_the_app_lives_on(qtbot, bench, tmp_path, m
     bad = tmp_path / "broken.csv"
     bad.write_text("450,460,470\n0.1,nan,0.3\n")
     bench.open_spectra(str(bad))
-    qtbot.waitUntil(lambda: idle(bench), timeout=10000)
+    qtbot.waitUntil(lambda: idle(bench), timeout=60000)
     assert "broken.csv" in bench.message_text() and bench.dataset is None
     # a .mat whose variables are not recognisable: the mapping dialog is offered
     mat = tmp_path / "odd.mat"
@@ -133,7 +133,7 @@ def test_bad_files_give_a_message_and_the_app_lives_on(qtbot, bench, tmp_path, m
 
     monkeypatch.setattr(bench, "ask_mapping", fake_mapping)
     bench.open_spectra(str(mat))
-    qtbot.waitUntil(lambda: bench.dataset is not None and idle(bench), timeout=10000)
+    qtbot.waitUntil(lambda: bench.dataset is not None and idle(bench), timeout=60000)
     assert set(asked["variables"]) == {"foo", "bar"}
     assert bench.dataset.spectra.shape == (30, 20) and bench.dataset.abundances is None
 

@@ -49,8 +49,6 @@ from __future__ import annotations
 import csv
 import math
 import struct
-import sys
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -89,27 +87,12 @@ _RESAMPLE = None
 
 
 def _torchaudio_resample():
-    """``torchaudio.functional.resample``, imported once.
-
-    The torchaudio 2.11.1 wheel (the only 2.11 build on the package index here)
-    ships a C extension linked against a newer libtorch than torch 2.11.0, and
-    ``import torchaudio`` then fails with ``OSError`` while loading it.  The
-    resampler is pure PyTorch and does not need the extension, so in that case
-    torchaudio is imported with its extension marked unavailable.
-    """
+    """``torchaudio.functional.resample``, imported once (torchaudio is pinned to the build that loads
+    against the pinned torch: pyproject.toml)."""
     global _RESAMPLE
     if _RESAMPLE is None:
-        try:
-            from torchaudio.functional import resample as fn
-        except OSError:
-            for name in [m for m in sys.modules if m == "torchaudio" or m.startswith("torchaudio.")]:
-                del sys.modules[name]
-            stub = types.ModuleType("torchaudio._extension")
-            stub._IS_TORCHAUDIO_EXT_AVAILABLE = False
-            stub._IS_ALIGN_AVAILABLE = False
-            stub.fail_if_no_align = lambda f: f
-            sys.modules["torchaudio._extension"] = stub
-            from torchaudio.functional import resample as fn
+        from torchaudio.functional import resample as fn
+
         _RESAMPLE = fn
     return _RESAMPLE
 

@@ -52,10 +52,13 @@ What a spectrum is made of (all seeded, vectorised over every spectrum)
 The mixing is not linear, so FCLS with the pure-material means as endmembers
 errs.  The paper's Table 2 has FCLS Delta_RMSE 0.16 / 0.11 / 0.30 (quartz-3 /
 quartz-4 / colour-4) and ELMM about the same.  The recipes' parameters were chosen
-by hand to land near those magnitudes; with seed 0 and the paper's test split we
-measured FCLS 0.153 / 0.112 / 0.298 (400 spectra per mixture) and ELMM (default
-settings) 0.150 / 0.094 / 0.301 (100 spectra per mixture).  The tests recompute
-the ordering (colour-4 clearly worst); nothing is fitted at run time.
+by hand to land near those magnitudes and near Table 1's spread (see RECIPES);
+with seed 0 and the paper's test split we measured FCLS 0.125 / 0.116 / 0.298
+(400 spectra per mixture) and ELMM (default settings) 0.136 / 0.120 / 0.298 (100
+spectra per mixture).  An earlier version had three times the spread per mixture
+(mostly illumination); there the CNN could not gain from augmentation because its
+error was dominated by the within-mixture scatter, unlike the paper's data.  The
+tests recompute the ordering (colour-4 clearly worst); nothing is fitted at run time.
 
 Generation of 56 x 400 x 91 spectra takes well under a second (numpy, vectorised).
 """
@@ -139,20 +142,25 @@ class SampleRecipe:
 
 
 RECIPES: dict[str, SampleRecipe] = {
+    # Variability (local_concentration, material_variability, illumination, tilt) is set so that the
+    # per-mixture spread matches the paper's Table 1: the distance of a measured spectrum to its
+    # mixture's mean spectrum (Δ_GAMN of the true means) is 0.12 / 0.10 / 0.12 here, against the
+    # paper's "mean only" 0.137 / 0.130 / 0.147, which also carries the mean network's error.
     "quartz-3": SampleRecipe(
         materials=("red quartz", "green quartz", "blue quartz"), step=0.125, max_components=3,
-        hapke_fraction=1.0, grain_factor=(2.0, 0.5, 1.0), bilinear=0.0, local_concentration=40.0,
-        material_variability=(0.04, 0.05, 0.06), illumination_sigma=0.11, tilt_sigma=0.04, noise_sigma=0.004),
+        hapke_fraction=1.0, grain_factor=(2.0, 0.5, 1.0), bilinear=0.0, local_concentration=600.0,
+        material_variability=(0.014, 0.0175, 0.021), illumination_sigma=0.0385, tilt_sigma=0.014,
+        noise_sigma=0.004),
     "quartz-4": SampleRecipe(
         materials=("red quartz", "green quartz", "blue quartz", "yellow quartz"), step=0.2, max_components=4,
-        hapke_fraction=0.6, grain_factor=(1.5, 0.7, 1.0, 1.0), bilinear=0.0, local_concentration=80.0,
-        material_variability=(0.04, 0.05, 0.06, 0.04), illumination_sigma=0.07, tilt_sigma=0.04,
+        hapke_fraction=1.0, grain_factor=(1.5, 0.7, 1.0, 1.0), bilinear=0.0, local_concentration=600.0,
+        material_variability=(0.014, 0.0175, 0.021, 0.014), illumination_sigma=0.0245, tilt_sigma=0.014,
         noise_sigma=0.004),
     "colour-4": SampleRecipe(
         materials=("ultramarine blue", "cadmium yellow", "red oxide", "chromium green"), step=0.2,
         max_components=4, hapke_fraction=1.0, grain_factor=(8.0, 0.25, 0.5, 3.0), bilinear=0.8,
-        local_concentration=25.0, material_variability=(0.12, 0.06, 0.14, 0.10), illumination_sigma=0.07,
-        tilt_sigma=0.08, noise_sigma=0.006),
+        local_concentration=300.0, material_variability=(0.042, 0.021, 0.049, 0.035), illumination_sigma=0.0245,
+        tilt_sigma=0.028, noise_sigma=0.006),
 }
 
 

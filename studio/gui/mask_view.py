@@ -198,8 +198,7 @@ class MaskView(ImageOverlayView):
         self.size_spin = QtWidgets.QSpinBox()
         self.size_spin.setRange(1, 1000)
         self.size_spin.setValue(15)
-        self.size_spin.setSuffix(" px")
-        self.size_spin.setToolTip("Brush and eraser diameter in image pixels")
+        self.size_spin.setToolTip("Brush and eraser diameter in image pixels ([ and ] change it)")
         self.size_spin.valueChanged.connect(lambda _v: self._update_cursor_size())
         self.undo_button = QtWidgets.QToolButton()
         self.undo_button.setText("Undo")
@@ -209,21 +208,32 @@ class MaskView(ImageOverlayView):
         self.legend_label = QtWidgets.QLabel()
         self.legend_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
 
-        row = QtWidgets.QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.mode_combo, 1)
+        # Three short rows rather than one long one: the view must fit a narrow centre panel.
+        self.mode_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(10)
+        mode_row = QtWidgets.QHBoxLayout()
+        mode_row.setContentsMargins(0, 0, 0, 0)
+        mode_row.addWidget(self.mode_combo, 1)
+        mode_row.addWidget(self.legend_label)
+        tool_row = QtWidgets.QHBoxLayout()
+        tool_row.setContentsMargins(0, 0, 0, 0)
+        tool_row.setSpacing(2)
         for tool in TOOLS:
-            row.addWidget(self.tool_buttons[tool])
-        row.addWidget(self.size_spin)
-        row.addWidget(self.undo_button)
-        self.layout().addLayout(row)
-        self.controls.insertWidget(0, self.legend_label)
-        self.controls.setStretch(self.controls.indexOf(self.opacity_slider), 1)
+            tool_row.addWidget(self.tool_buttons[tool])
+        tool_row.addWidget(self.size_spin)
+        tool_row.addWidget(self.undo_button)
+        tool_row.addStretch(1)
+        self.layout().addLayout(mode_row)
+        self.layout().addLayout(tool_row)
 
         self.undo_shortcut = QtGui.QShortcut(QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Undo),
                                              shortcut_parent or self)
         self.undo_shortcut.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.undo_shortcut.activated.connect(self.undo)
+        for key, grow in (("[", False), ("]", True)):
+            sc = QtGui.QShortcut(QtGui.QKeySequence(key), shortcut_parent or self)
+            sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(lambda g=grow: self.step_brush_size(g))
         self._update_mode_items()
         self._update_legend()
 
@@ -300,6 +310,9 @@ class MaskView(ImageOverlayView):
     def mask(self) -> np.ndarray | None:
         """A copy of the current (possibly corrected) mask."""
         return None if self._mask is None else self._mask.copy()
+
+    def has_mask(self) -> bool:
+        return self._mask is not None
 
     def truth(self) -> np.ndarray | None:
         return None if self._truth is None else self._truth.copy()
@@ -430,6 +443,11 @@ class MaskView(ImageOverlayView):
 
     def set_brush_size(self, pixels: int) -> None:
         self.size_spin.setValue(int(pixels))
+
+    def step_brush_size(self, grow: bool) -> None:
+        """One step of ±25 % (at least one pixel), the ``]`` and ``[`` keys."""
+        size = self.brush_size
+        self.set_brush_size(max(size + 1, round(size * 1.25)) if grow else max(1, min(size - 1, round(size * 0.8))))
 
     def _update_cursor_size(self) -> None:
         if self.cursor_item.isVisible():

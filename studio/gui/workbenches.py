@@ -35,6 +35,10 @@ WORKBENCHES: list[WorkbenchSpec] = [
     WorkbenchSpec("unmixing", "Spectral Unmixing", "studio.gui.unmixing_workbench:UnmixingWorkbench",
                   sample_description="quartz-3, quartz-4 and colour-4: 45/56/56 synthetic powder mixtures × 400 "
                                      "spectra, 91 bands 450–810 nm, with the paper's splits (paper 000)"),
+    WorkbenchSpec("segmentation", "Building Segmentation",
+                  "studio.gui.segmentation_workbench:SegmentationWorkbench",
+                  sample_description="generated aerial-like scenes at 1 m/px with building masks: 'small' (500², "
+                                     "24/4/6) or 'paper' (1500², 137/4/10 like Massachusetts Buildings) (paper 002)"),
     WorkbenchSpec("sem", "SEM Defects", "studio.gui.sem_workbench:SemWorkbench",
                   sample_description="160 synthetic SEM micrographs of electrospun fibre mats, 75 homogeneous and "
                                      "85 with beads and specks (paper 004)"),

@@ -76,7 +76,8 @@ def load_dataset_job(ctx, options: dict[str, Any]):
 
     if options.get("sample"):
         ctx.progress(0, 1, f"preparing the {options['sample']} sample dataset")
-        root = synthetic.sample_dataset(options["sample"])
+        root = synthetic.sample_dataset(options["sample"],
+                                        progress=lambda done, total: ctx.progress(done, total, "generating scenes"))
     else:
         root = options["root"]
     ctx.check()
@@ -178,6 +179,8 @@ class SegmentationWorkbench(Workbench):
     title = "Building Segmentation"
     quiet_roles = ("view", "complexity")
 
+    #: Compute every variant's parameters and GFLOPs once torch has loaded (tests turn it off).
+    count_complexity = True
     #: Iterations and batch the "Quick" button sets (a CPU finishes them in minutes); tests shrink them.
     quick_settings: dict[str, int] = {"iters": 0, "batch": 16}
 
@@ -484,10 +487,12 @@ class SegmentationWorkbench(Workbench):
             self.variant_combo.setCurrentText(current if current in self.variants else self.variants[0])
             self.variant_combo.blockSignals(False)
             self._fill_table()
+        if not self.custom_weights_check.isChecked():
+            self._show_variant_weights(self.variant_combo.currentText())
         self.update_buttons()
         if not self._active:
             self.set_status(f"Ready on {self.services.device()}.")
-        if not self.complexity and not self.job_running("complexity"):
+        if self.count_complexity and not self.complexity and not self.job_running("complexity"):
             self.submit(complexity_job, list(self.variants), name="Segmentation: parameters and GFLOPs per variant",
                         kind="task", role="complexity", on_done=self._complexity_done)
 
@@ -777,11 +782,19 @@ class SegmentationWorkbench(Workbench):
             self._show_variant_weights(variant)
 
     def _show_variant_weights(self, variant: str) -> None:
-        a, b = _variant_weights(variant)
-        for s in self.alpha_spins:
-            s.setValue(a)
-        for s in self.beta_spins:
-            s.setValue(b)
+        """The variant's own α_i/β_i (from the model module once torch is loaded, else from its name)."""
+        alphas, betas = [_variant_weights(variant)[0]] * LEVELS, [_variant_weights(variant)[1]] * LEVELS
+        if self.services.is_torch_ready:
+            from studio.segmentation.models import default_weights
+
+            try:
+                alphas, betas = default_weights(variant)
+            except ValueError:
+                pass
+        for s, v in zip(self.alpha_spins, alphas):
+            s.setValue(float(v))
+        for s, v in zip(self.beta_spins, betas):
+            s.setValue(float(v))
 
     def _weights_toggled(self, on: bool) -> None:
         for s in self.alpha_spins + self.beta_spins:
@@ -978,11 +991,13 @@ class SegmentationWorkbench(Workbench):
         if self.evaluate_button.isEnabled():
             self.evaluate()
 
-    def evaluate(self, split: str = "test") -> Job | None:
-        """Metrics of the current model over a split of the dataset, and per image."""
+    def evaluate(self, split: str | None = None) -> Job | None:
+        """Metrics of the current model over a split of the dataset (default: test), and per image."""
         if self.model_checkpoint is None or self.dataset is None:
             self.show_message("Evaluate needs a dataset and a trained model.", "warning")
             return None
+        if split is None:
+            split = "test" if "test" in self.dataset.splits else next(iter(self.dataset.splits), "test")
         from studio.segmentation.jobs import SegEvalConfig, evaluate_segmentation
 
         cfg = SegEvalConfig(model=self.model_checkpoint, data=self.dataset_root, split=split)

@@ -1,0 +1,223 @@
+"""Building Segmentation workbench (pytest-qt, offscreen): the "tiny" sample (160² scenes), 2-iteration trainings."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from studio.gui.mask_view import PREDICTED  # noqa: E402
+from studio.gui.segmentation_workbench import SegmentationWorkbench  # noqa: E402
+from studio.gui.workbenches import find  # noqa: E402
+
+WAIT = 60_000
+
+
+@pytest.fixture
+def bench(qtbot, services, monkeypatch):
+    monkeypatch.setattr(SegmentationWorkbench, "count_complexity", False)
+    wb = SegmentationWorkbench(services)
+    qtbot.addWidget(wb)
+    wb.resize(1400, 850)
+    wb.show()
+    services.mark_torch_ready()
+    return wb
+
+
+def idle(wb) -> bool:
+    return not wb.active_jobs()
+
+
+def open_tiny_sample(qtbot, wb) -> None:
+    wb.sample_combo.addItem("tiny")  # the domain's test preset: 4/1/1 scenes of 160²
+    wb.sample_combo.setCurrentText("tiny")
+    wb.open_sample()
+    qtbot.waitUntil(lambda: wb.dataset is not None and idle(wb) and wb.shown_path is not None, timeout=WAIT)
+
+
+def tiny_training(wb) -> None:
+    wb.iters_spin.setValue(2)
+    wb.batch_spin.setValue(2)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_registered_as_the_segmentation_tab():
+    spec = find("Building Segmentation")
+    assert spec is not None and spec.key == "segmentation" and spec.load() is SegmentationWorkbench
+
+
+def test_open_sample_train_predict_correct_undo_and_retrain(qtbot, bench, studio_home):
+    open_tiny_sample(qtbot, bench)
+    assert {e.split for e in bench.entries.values()} == {"train", "val", "test"}
+    assert bench.image_list.topLevelItemCount() == 6
+    assert bench.view.image_shape() == (160, 160) and bench.view.truth() is not None
+    assert bench.model_checkpoint is None and "untrained" in bench.model_label.text()
+    assert not bench.predict_button.isEnabled()  # an untrained model is never used
+    dataset_files = digest(Path(bench.dataset_root))
+
+    # train a few iterations: points arrive in the live curve, the table gets a row
+    bench.variant_combo.setCurrentText("alpha0.5")
+    assert [s.value() for s in bench.alpha_spins] == [0.5] * 4
+    tiny_training(bench)
+    job = bench.train()
+    assert job is not None and job.run is not None
+    qtbot.waitUntil(lambda: job.status in ("done", "failed") and idle(bench), timeout=WAIT)
+    assert job.status == "done", job.error
+    bench.curve.flush()
+    assert bench.curve.series_data("train/loss")["step"], "no loss points reached the curve"
+    assert bench.model_checkpoint and bench.model_variant == "alpha0.5"
+    row = bench.table_row("alpha0.5")
+    assert row["mIoU"] and 0.0 <= float(row["mIoU"]) <= 1.0
+    assert row["Params"].endswith(" M")  # from the training result
+
+    # the shown image was segmented after training: overlay shown, compared with the truth
+    qtbot.waitUntil(lambda: bench.shown_path in bench.predictions and idle(bench), timeout=WAIT)
+    assert bench.view.has_mask() and bench.view.mode == "compare"
+    assert bench.view.overlay_item.isVisible() and bench.view.overlay_item.image is not None
+    assert bench.image_metrics.get(bench.shown_path), "no per-image metrics after predict"
+    assert bench.items[bench.shown_path].text(2) != ""
+    predicted = bench.view.mask()
+
+    # paint a correction, see it in the overlay, undo it with Ctrl+Z
+    bench.view.set_tool("brush")
+    bench.view.set_brush_size(9)
+    assert bench.view.paint_stroke([(20.0, 20.0), (60.0, 20.0)], erase=predicted[20, 40])
+    assert not np.array_equal(bench.view.mask(), predicted)
+    assert bench.shown_path in bench.edited and "✎" in bench.items[bench.shown_path].text(0)
+    bench.view.set_mode("prediction")
+    assert (bench.view.labels() == PREDICTED).sum() == bench.view.mask().sum()
+    bench.view.setFocus()
+    QTest.keyClick(bench.view, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(bench.view.mask(), predicted), "Ctrl+Z did not restore the predicted mask"
+
+    # a correction that stays: add it to the training set (a new PNG, dataset untouched), retrain from it
+    assert bench.view.paint_stroke([(80.0, 80.0), (120.0, 90.0)], erase=False)
+    corrected = bench.view.mask()
+    saved = bench.add_to_training_set()
+    assert saved is not None and saved.is_file() and studio_home in saved.parents
+    assert np.array_equal(np.asarray(Image.open(saved)) > 0, corrected)
+    assert bench.extra_samples == [(bench.shown_path, str(saved))]
+    assert digest(Path(bench.dataset_root)) == dataset_files, "the dataset's files changed"
+    again = bench.add_to_training_set()  # a second save never overwrites the first
+    assert again != saved and saved.is_file() and len(bench.extra_samples) == 1
+    parent_run = bench.model_run
+    retrain = bench.retrain(from_checkpoint=True)
+    assert retrain is not None
+    cfg = retrain.run.config if retrain.run is not None else {}
+    assert cfg.get("init_checkpoint") == parent_run.checkpoint or cfg.get("init_checkpoint")
+    assert [list(s) for s in cfg.get("extra_samples", [])] == [[bench.shown_path, str(again)]]
+    qtbot.waitUntil(lambda: retrain.status in ("done", "failed") and idle(bench), timeout=WAIT)
+    assert retrain.status == "done", retrain.error
+    assert bench.model_run.parent_id == parent_run.id
+    # the hand-corrected mask was not replaced by the new model's prediction
+    assert np.array_equal(bench.view.mask(), corrected)
+
+    # export: PNG and GeoTIFF of the shown mask
+    out = studio_home / "exports"
+    out.mkdir()
+    bench.export_mask(out / "m.png", "png")
+    bench.export_mask(out / "m.tif", "geotiff")
+    assert np.array_equal(np.asarray(Image.open(out / "m.png")) > 0, corrected)
+    assert (out / "m.tif").stat().st_size > 0
+
+
+def test_evaluate_fills_per_image_metrics_and_reopen_restores_the_run(qtbot, bench, services):
+    open_tiny_sample(qtbot, bench)
+    tiny_training(bench)
+    bench.bn_combo.setCurrentIndex(bench.bn_combo.findData("constant"))
+    job = bench.train()
+    qtbot.waitUntil(lambda: job.status in ("done", "failed") and idle(bench), timeout=WAIT)
+    assert job.status == "done", job.error
+    ev = bench.evaluate()
+    assert ev is not None
+    qtbot.waitUntil(lambda: ev.status in ("done", "failed") and idle(bench), timeout=WAIT)
+    assert ev.status == "done", ev.error
+    test_paths = [p for p, e in bench.entries.items() if e.split == "test"]
+    assert test_paths and all(bench.image_metrics.get(p) for p in test_paths)
+    assert "mIoU" in bench.status_text()
+
+    run = services.registry.get(job.run.id)
+    other = SegmentationWorkbench(services)
+    qtbot.addWidget(other)
+    other.reopen_run(run)
+    assert other.model_checkpoint == run.checkpoint and other.model_variant == "baseline"
+    assert other.bn_combo.currentData() == "constant" and other.iters_spin.value() == 2
+    assert other.table_row("baseline")["mIoU"] != ""
+    other.curve.flush()
+    assert other.curve.series_keys()
+
+
+def test_repeat_runs_fill_the_box_plot(qtbot, bench):
+    open_tiny_sample(qtbot, bench)
+    tiny_training(bench)
+    job = bench.repeat_runs(2)
+    assert job is not None
+    qtbot.waitUntil(lambda: job.status in ("done", "failed") and idle(bench), timeout=WAIT)
+    assert job.status == "done", job.error
+    assert bench.box_plot.group_names() == ["baseline"]
+    assert len(bench.box_plot.values("baseline")) == 2
+
+
+def test_complexity_of_every_variant_before_training(qtbot, services, monkeypatch):
+    from studio.gui import segmentation_workbench as module
+
+    counted = []
+
+    def fake_complexity(model, size=250):  # the real count is the domain's test; here: the table is filled
+        counted.append(size)
+        return sum(p.numel() for p in model.parameters()), 1.25
+
+    monkeypatch.setattr("studio.segmentation.models.model_complexity", fake_complexity)
+    wb = module.SegmentationWorkbench(services)
+    qtbot.addWidget(wb)
+    services.mark_torch_ready()
+    qtbot.waitUntil(lambda: wb.complexity and idle(wb), timeout=WAIT)
+    from studio.segmentation.models import VARIANTS
+
+    assert set(wb.complexity) == set(VARIANTS) and set(counted) == {250}
+    assert wb.table_row("baseline")["Params"] == f"{wb.complexity['baseline'][0] / 1e6:.2f} M"
+    assert wb.table_row("gating")["GFLOPs"] == "1.25" and wb.table_row("gating")["mIoU"] == ""
+
+
+def test_bad_datasets_show_a_message_and_the_app_keeps_running(qtbot, bench, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    job = bench.open_dataset(str(empty))
+    qtbot.waitUntil(lambda: job.status in ("done", "failed") and idle(bench), timeout=WAIT)
+    assert job.status == "failed" and job.user_error
+    assert str(empty) in bench.message_text() and bench.message_label.property("level") == "error"
+
+    # a dataset with one good pair and one mask of the wrong size: the good image loads, the bad one is listed
+    root = tmp_path / "ds"
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, mask_size in (("good", 64), ("bad", 40)):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / "images" / f"{name}.png")
+        Image.fromarray(np.zeros((mask_size, mask_size), np.uint8)).save(root / "masks" / f"{name}.png")
+    job = bench.open_dataset(str(root))
+    qtbot.waitUntil(lambda: bench.dataset is not None and idle(bench), timeout=WAIT)
+    assert job.status == "done"
+    assert [e.name for e in bench.entries.values()] == ["good"]
+    assert bench.problems_label.isVisibleTo(bench) and "bad" in bench.problems_label.toolTip()
+
+    # an unreadable image opened on its own: a message naming it, nothing shown, still responsive
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"not a tiff")
+    bench.open_images([str(broken)])
+    qtbot.waitUntil(lambda: idle(bench), timeout=WAIT)
+    assert "broken.tif" in bench.message_text()
+    bench.image_list.setCurrentItem(bench.items[str(root / "images" / "good.png")])
+    qtbot.waitUntil(lambda: idle(bench) and bench.shown_path == str(root / "images" / "good.png"), timeout=WAIT)
+    assert bench.view.image_shape() == (64, 64)

@@ -248,11 +248,16 @@ class SegmentationWorkbench(Workbench):
         self.sample_combo.addItems(SAMPLE_PRESETS)
         self.sample_combo.setToolTip("small: a few 500² scenes for quick work; paper: 137/4/10 scenes of 1500² "
                                      "at 1 m/px like the Massachusetts Buildings split (generated once, then cached)")
-        self.sample_button = QtWidgets.QPushButton("Sample")
+        self.sample_button = QtWidgets.QPushButton("Open sample")
         self.sample_button.setToolTip("Open the generated sample dataset of the chosen size")
         self.sample_button.clicked.connect(self.open_sample)
-        for w in (self.folder_button, self.image_button, self.sample_combo, self.sample_button):
-            row.addWidget(w)
+        row.addWidget(self.folder_button)
+        row.addWidget(self.image_button)
+        dl.addLayout(row)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Sample"))
+        row.addWidget(self.sample_combo, 1)
+        row.addWidget(self.sample_button)
         dl.addLayout(row)
         self.summary_label = QtWidgets.QLabel("No dataset. Open a folder, images or the sample.")
         self.summary_label.setWordWrap(True)
@@ -315,6 +320,7 @@ class SegmentationWorkbench(Workbench):
                 s.setSingleStep(0.1)
                 s.setValue(1.0)
                 s.setButtonSymbols(QtWidgets.QAbstractSpinBox.ButtonSymbols.NoButtons)
+                s.setMinimumWidth(42)  # "0.50" fits; the default hint makes room for "10.00" and buttons
                 s.setToolTip(f"{name}_{i + 1}: weight at skip level {i + 1}")
                 s.setEnabled(False)
                 spins.append(s)
@@ -354,11 +360,14 @@ class SegmentationWorkbench(Workbench):
         self.train_button.setToolTip("Train the chosen variant on the dataset's training split (Ctrl+T)")
         self.train_button.clicked.connect(self._train_clicked)
         self.retrain_button = QtWidgets.QPushButton("Retrain")
-        self.retrain_button.setToolTip("Train again with the corrected masks added to the training set")
+        self.retrain_button.setToolTip("Train again with the corrected masks added to the training set: fine-tune "
+                                       "the current model's checkpoint, or start from scratch")
         self.retrain_button.clicked.connect(lambda: self.retrain(self.retrain_combo.currentData() == "checkpoint"))
         self.retrain_combo = QtWidgets.QComboBox()
-        self.retrain_combo.addItem("fine-tune current", "checkpoint")
+        self.retrain_combo.addItem("fine-tune", "checkpoint")
         self.retrain_combo.addItem("from scratch", "scratch")
+        self.retrain_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.retrain_combo.setMinimumContentsLength(7)
         self.retrain_combo.currentIndexChanged.connect(lambda _i: self.update_buttons())
         self.predict_button = QtWidgets.QPushButton("Predict")
         self.predict_button.setToolTip("Segment the selected images (or the shown one) with the current model, "
@@ -376,22 +385,21 @@ class SegmentationWorkbench(Workbench):
         self.runs_spin.setRange(2, 100)
         self.runs_spin.setValue(10)
         self.runs_spin.setSuffix(" runs")
+        self.runs_spin.setToolTip("How many times Repeat runs trains the variant (the paper: 10)")
         self.stop_button = QtWidgets.QPushButton("Stop")
         self.stop_button.setToolTip("Cancel this workbench's running jobs (a training keeps its last checkpoint) "
                                     "(Ctrl+.)")
         self.stop_button.clicked.connect(self.stop)
-        rl.addWidget(self.train_button, 0, 0)
-        rl.addWidget(self.retrain_button, 0, 1)
-        rl.addWidget(self.retrain_combo, 0, 2)
-        rl.addWidget(self.predict_button, 1, 0)
-        rl.addWidget(self.evaluate_button, 1, 1)
-        rl.addWidget(self.stop_button, 1, 2)
-        rl.addWidget(self.repeat_button, 2, 0)
-        rl.addWidget(self.runs_spin, 2, 1)
+        for r, pair in enumerate(((self.train_button, self.predict_button),
+                                  (self.retrain_button, self.retrain_combo),
+                                  (self.evaluate_button, self.stop_button),
+                                  (self.repeat_button, self.runs_spin))):
+            for c, w in enumerate(pair):
+                rl.addWidget(w, r, c)
         self.model_label = QtWidgets.QLabel()
         self.model_label.setWordWrap(True)
-        rl.addWidget(self.model_label, 3, 0, 1, 3)
-        rl.addWidget(self.status_widgets(), 4, 0, 1, 3)
+        rl.addWidget(self.model_label, 4, 0, 1, 2)
+        rl.addWidget(self.status_widgets(), 5, 0, 1, 2)
 
         fix_box = QtWidgets.QGroupBox("Correction")
         fl = QtWidgets.QGridLayout(fix_box)

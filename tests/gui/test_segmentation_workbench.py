@@ -182,7 +182,7 @@ def test_complexity_of_every_variant_before_training(qtbot, services, monkeypatc
     wb = module.SegmentationWorkbench(services)
     qtbot.addWidget(wb)
     services.mark_torch_ready()
-    qtbot.waitUntil(lambda: wb.complexity and idle(wb), timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(wb.complexity) and idle(wb), timeout=WAIT)
     from studio.segmentation.models import VARIANTS
 
     assert set(wb.complexity) == set(VARIANTS) and set(counted) == {250}

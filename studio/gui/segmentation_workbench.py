@@ -118,6 +118,11 @@ def complexity_job(ctx, variants: list[str]) -> dict[str, tuple[int, float]]:
 
 
 # ------------------------------------------------------------------------ helpers
+def is_curve_metric(name: str) -> bool:
+    """Training loss and validation mIoU, also per repeated run (``run3/train/loss``)."""
+    return name in CURVE_KEYS or name.endswith(tuple("/" + k for k in CURVE_KEYS))
+
+
 def metric_of(metrics: dict[str, Any] | None, key: str) -> float | None:
     """``key`` of a metrics dict whether it is stored bare or as ``test/key`` / ``val/key``."""
     if not metrics:
@@ -551,7 +556,7 @@ class SegmentationWorkbench(Workbench):
         self.restore_config(train_cfg)
         self.curve.clear()
         for name in self.services.registry.metric_names(run.id):
-            if name in CURVE_KEYS:
+            if is_curve_metric(name):
                 s = self.services.registry.metric_series(run.id, name)
                 if s["step"]:
                     self.curve.set_series(name, s["step"], s["value"], s["epoch"], s["wall"])
@@ -561,8 +566,43 @@ class SegmentationWorkbench(Workbench):
             self._set_model(run.checkpoint, variant, run)
         if run.final_metrics and metric_of(run.final_metrics, "miou") is not None:
             self._add_result(variant, run.final_metrics, run)
+        self._load_run_files(Path(run.dir), variant)
         self.show_message(f"Reopened run #{run.id} ({run.model}, {run.status})"
                           + ("" if run.checkpoint else "; it has no checkpoint") + ".", "info")
+
+    def _load_run_files(self, folder: Path, variant: str) -> None:
+        """A run's per-image test metrics (evaluation.json) and repeated-run mIoUs (repeats.json)."""
+        import json
+
+        for name in ("evaluation.json", "repeats.json"):
+            path = folder / name
+            if not path.is_file():
+                continue
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                self.show_message(f"{path}: cannot read it ({exc})", "warning")
+                continue
+            if name == "evaluation.json":
+                self._set_image_metrics(data.get("per_image", []))
+            else:
+                values = [metric_of(r, "miou") for r in data.get("runs", [])]
+                self.box_plot.set_group(variant, [v for v in values if v is not None])
+
+    def _set_image_metrics(self, rows: list[dict[str, Any]]) -> None:
+        """Per-image metrics rows (``name`` and/or ``image`` plus metric keys) onto the list."""
+        by_path = {os.path.abspath(p): p for p in self.entries}
+        by_name: dict[str, str] = {}
+        for p, e in self.entries.items():
+            if e.split == "test" or e.name not in by_name:
+                by_name[e.name] = p
+        for row in rows:
+            path = by_path.get(os.path.abspath(row["image"])) if row.get("image") else None
+            path = path or by_name.get(row.get("name", ""))
+            if path is not None and path not in self.edited:
+                self.image_metrics[path] = {k: v for k, v in row.items() if k not in ("name", "image")}
+                self._refresh_item(path)
+        self._update_title()
 
     # ===================================================================== dataset
     def _start_folder(self) -> str:
@@ -886,7 +926,7 @@ class SegmentationWorkbench(Workbench):
         extra_note = f" + {len(cfg.extra_samples)} corrected" if cfg.extra_samples else ""
         job = self.submit(train_segmentation, cfg, name=f"{what} segmentation {cfg.variant}{extra_note}",
                           kind="train", role="train", on_done=self._training_done,
-                          run=RunSpec(self.key, cfg.variant, dataclasses.asdict(cfg), parent_id=parent_id))
+                          run=RunSpec(self.key, cfg.variant, cfg.to_dict(), parent_id=parent_id))
         self.train_job = job
         run = f" as run #{job.run.id}" if job.run is not None else ""
         self.set_status(f"{what}ing {cfg.variant} on {job.device}{run}…")
@@ -916,6 +956,7 @@ class SegmentationWorkbench(Workbench):
             self.show_message("The training finished without a checkpoint; the model cannot be used.", "error")
             return
         self._set_model(checkpoint, result.variant, run)
+        self._set_image_metrics(getattr(result, "per_image", []) or [])
         rid = f"Run #{run.id}" if run is not None else "Training"
         self.set_status(f"{rid} done in {job.elapsed():.1f} s on {job.device}: mIoU "
                         f"{metric_of(result.metrics, 'miou') or float('nan'):.3f}, pixel acc. "
@@ -999,13 +1040,14 @@ class SegmentationWorkbench(Workbench):
         if self.evaluate_button.isEnabled():
             self.evaluate()
 
-    def evaluate(self, split: str | None = None) -> Job | None:
-        """Metrics of the current model over a split of the dataset (default: test), and per image."""
+    def evaluate(self, split: str = "test") -> Job | None:
+        """Metrics of the current model over a split of the dataset, and per image.
+
+        A dataset without splits (images/ + masks/) is split by the training job's seed, as in training.
+        """
         if self.model_checkpoint is None or self.dataset is None:
             self.show_message("Evaluate needs a dataset and a trained model.", "warning")
             return None
-        if split is None:
-            split = "test" if "test" in self.dataset.splits else next(iter(self.dataset.splits), "test")
         from studio.segmentation.jobs import SegEvalConfig, evaluate_segmentation
 
         cfg = SegEvalConfig(model=self.model_checkpoint, data=self.dataset_root, split=split)
@@ -1015,12 +1057,7 @@ class SegmentationWorkbench(Workbench):
 
     def _evaluated(self, job: Job, split: str) -> None:
         ev = job.result
-        by_name = {e.name: p for p, e in self.entries.items() if e.split == split}
-        for row in ev.get("per_image", []):
-            path = by_name.get(row.get("name"))
-            if path is not None and path not in self.edited:
-                self.image_metrics[path] = {k: v for k, v in row.items() if k != "name"}
-                self._refresh_item(path)
+        self._set_image_metrics(ev.get("per_image", []))
         if self.model_variant:
             self._add_result(self.model_variant, ev, self.model_run)
         self._update_title()
@@ -1187,7 +1224,7 @@ class SegmentationWorkbench(Workbench):
 
     # ====================================================================== misc
     def _on_metric(self, job, name, value, step, epoch, wall) -> None:
-        if job is self.train_job and name in CURVE_KEYS:
+        if job is self.train_job and is_curve_metric(name):
             self.curve.add_point(name, step, value, epoch, wall)
 
     def job_ended(self, job: Job, role: str) -> None:

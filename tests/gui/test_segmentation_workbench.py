@@ -111,11 +111,11 @@ def test_open_sample_train_predict_correct_undo_and_retrain(qtbot, bench, studio
     assert digest(Path(bench.dataset_root)) == dataset_files, "the dataset's files changed"
     again = bench.add_to_training_set()  # a second save never overwrites the first
     assert again != saved and saved.is_file() and len(bench.extra_samples) == 1
-    parent_run = bench.model_run
+    parent_run, parent_checkpoint = bench.model_run, bench.model_checkpoint
     retrain = bench.retrain(from_checkpoint=True)
-    assert retrain is not None
-    cfg = retrain.run.config if retrain.run is not None else {}
-    assert cfg.get("init_checkpoint") == parent_run.checkpoint or cfg.get("init_checkpoint")
+    assert retrain is not None and retrain.run is not None
+    cfg = retrain.run.config
+    assert cfg["init_checkpoint"] == parent_checkpoint
     assert [list(s) for s in cfg.get("extra_samples", [])] == [[bench.shown_path, str(again)]]
     qtbot.waitUntil(lambda: retrain.status in ("done", "failed") and idle(bench), timeout=WAIT)
     assert retrain.status == "done", retrain.error

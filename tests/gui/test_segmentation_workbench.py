@@ -221,3 +221,21 @@ def test_bad_datasets_show_a_message_and_the_app_keeps_running(qtbot, bench, tmp
     bench.image_list.setCurrentItem(bench.items[str(root / "images" / "good.png")])
     qtbot.waitUntil(lambda: idle(bench) and bench.shown_path == str(root / "images" / "good.png"), timeout=WAIT)
     assert bench.view.image_shape() == (64, 64)
+
+
+def test_fits_a_1200_px_window_without_sideways_scrolling(qtbot, services, monkeypatch):
+    from studio.gui.main_window import MainWindow
+
+    monkeypatch.setattr(SegmentationWorkbench, "count_complexity", False)
+    window = MainWindow(services)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    assert window.show_tab("Building Segmentation")
+    window.show()
+    qtbot.waitExposed(window)
+    (wb,) = window.findChildren(SegmentationWorkbench)
+    qtbot.waitUntil(lambda: wb._sized and sum(wb.splitter.sizes()) > 0, timeout=5000)
+    QtWidgets.QApplication.processEvents()
+    assert window.width() == 1200, "a minimum size pushed the window wider than 1200 px"
+    assert not wb.left_panel.horizontalScrollBar().isVisible()
+    assert min(wb.splitter.sizes()) >= 230

@@ -239,3 +239,24 @@ def test_fits_a_1200_px_window_without_sideways_scrolling(qtbot, services, monke
     assert window.width() == 1200, "a minimum size pushed the window wider than 1200 px"
     assert not wb.left_panel.horizontalScrollBar().isVisible()
     assert min(wb.splitter.sizes()) >= 230
+
+
+def test_geotiff_export_keeps_the_inputs_georeferencing(qtbot, bench, tmp_path):
+    import tifffile
+
+    from studio.segmentation import io
+
+    src = tmp_path / "tile.tif"
+    tie = (0.0, 0.0, 0.0, 330000.0, 4690000.0, 0.0)
+    tifffile.imwrite(src, np.random.default_rng(1).integers(0, 65535, (96, 128), dtype=np.uint16),
+                     extratags=[(33550, 12, 3, (1.0, 1.0, 0.0), True), (33922, 12, 6, tie, True)])
+    bench.open_images([str(src)])
+    qtbot.waitUntil(lambda: bench.shown_path == str(src) and idle(bench), timeout=WAIT)
+    assert bench.view.image_shape() == (96, 128) and bench.view.display_image().dtype == np.uint8
+    # no model: paint a mask by hand (an untrained model is never run), then export it
+    assert bench.view.paint_stroke([(10.0, 10.0), (60.0, 40.0)], erase=False)
+    assert bench.export_png_button.isEnabled()
+    out = tmp_path / "out" / "tile_mask.tif"
+    bench.export_mask(out, "geotiff")
+    assert np.array_equal(tifffile.imread(out) > 0, bench.view.mask())
+    assert io.geo_tags(out) == io.geo_tags(src) and len(io.geo_tags(src)) == 2

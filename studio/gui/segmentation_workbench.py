@@ -502,6 +502,7 @@ class SegmentationWorkbench(Workbench):
             self._fill_table()
         if not self.custom_weights_check.isChecked():
             self._show_variant_weights(self.variant_combo.currentText())
+        self._describe_presets()
         self.update_buttons()
         if not self._active:
             self.set_status(f"Ready on {self.services.device()}.")
@@ -850,6 +851,18 @@ class SegmentationWorkbench(Workbench):
         if not on:
             self._show_variant_weights(self.variant_combo.currentText())
 
+    def _describe_presets(self) -> None:
+        """Tool tips with what each training preset means (``studio.segmentation.jobs.PRESETS``)."""
+        from studio.segmentation import jobs
+
+        presets = getattr(jobs, "PRESETS", {})
+        lines = [f"{name}: {p.get('iters', '?'):,} iterations, lr {p.get('lr', '?')}, base width "
+                 f"{p.get('base_width', '?')}" for name, p in presets.items()]
+        if lines:
+            self.preset_combo.setToolTip("\n".join(["Training preset (SGD momentum 0.9, weight decay 5e-4, poly 0.9):"]
+                                                   + lines))
+            self.iters_spin.setToolTip("Training iterations (preset: the preset's)\n" + "\n".join(lines))
+
     def apply_quick_preset(self) -> None:
         self.preset_combo.setCurrentText("quick")
         self.iters_spin.setValue(int(self.quick_settings.get("iters", 0)))
@@ -1022,6 +1035,7 @@ class SegmentationWorkbench(Workbench):
             path = str(pred.image)
             mask = np.asarray(pred.mask).astype(bool)
             self.predictions[path] = _pack(mask)
+            pred.prob = pred.mask = None  # the finished job keeps its result: drop the full-size arrays
             self.edited.discard(path)
             if pred.metrics:
                 self.image_metrics[path] = dict(pred.metrics)

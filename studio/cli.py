@@ -345,6 +345,99 @@ def cmd_unmix(args) -> int:
     return EXIT_USAGE
 
 
+def cmd_seg(args) -> int:
+    from pathlib import Path
+
+    from studio.engine import RunSpec
+    from studio.segmentation import jobs as seg
+
+    def fail(job) -> None:
+        if job.error and not args.json:
+            print(f"studio-cli: {job.error}", file=sys.stderr)
+
+    if args.seg_cmd == "train":
+        def floats(text):
+            return [float(v) for v in text.split(",")] if text else None
+
+        try:
+            cfg = seg.SegTrainConfig(data=None if args.sample else args.data, sample_preset=args.sample_preset,
+                                     variant=args.variant, alphas=floats(args.alphas), betas=floats(args.betas),
+                                     bn_init=args.bn_init, preset=args.preset, iters=args.iters, batch=args.batch,
+                                     lr=args.lr, base_width=args.base_width, val_every=args.val_every,
+                                     init_checkpoint=args.init, seed=args.seed)
+        except ValueError as exc:
+            print(f"studio-cli: --alphas/--betas: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        job, code = run_job(seg.train_segmentation, cfg, args, name=f"Segmentation: train {args.variant}",
+                            workbench=seg.WORKBENCH,
+                            run=RunSpec(seg.WORKBENCH, args.variant, cfg.to_dict(), run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            r = job.result
+            out.update({"metrics": r.metrics, "variant": r.variant, "params": r.params, "gflops": r.gflops,
+                        "checkpoint": r.checkpoint, "problems": r.problems})
+            if not args.json:
+                for k, v in r.metrics.items():
+                    print(f"{k:>20}: {v:.4f}")
+                print(f"{r.variant}: {r.params:,} parameters, {r.gflops:.2f} GFLOPs at 250x250; "
+                      f"model saved in {r.run_dir}")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.seg_cmd == "predict":
+        cfg = seg.SegPredictConfig(model=args.model, images=args.images, out_dir=args.out, masks=None,
+                                   tile=args.tile, overlap=args.overlap, batch=args.batch,
+                                   threshold=args.threshold, overwrite=args.overwrite)
+        job, code = run_job(seg.predict_segmentation, cfg, args, name="Segmentation: predict",
+                            workbench=seg.WORKBENCH, kind="task")
+        if job.status != "done":
+            fail(job)
+            if args.json:
+                _emit_json({"status": job.status, "error": job.error})
+            return code
+        rows = []
+        for p in job.result:
+            row = {"image": p.image, "outputs": p.outputs}
+            if p.error:
+                row["error"] = p.error
+            else:
+                row.update({"building_fraction": float(p.mask.mean()) if p.mask.size else 0.0,
+                            "height": int(p.mask.shape[0]), "width": int(p.mask.shape[1])})
+            rows.append(row)
+            if not args.json:
+                print(f"{p.image}: ERROR {p.error}" if p.error else
+                      f"{p.image}: {row['building_fraction']:.1%} building -> {', '.join(p.outputs)}")
+        if args.json:
+            _emit_json({"status": job.status, "predictions": rows})
+        return EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+
+    if args.seg_cmd == "evaluate":
+        cfg = seg.SegEvalConfig(model=args.model, data=args.data, split=args.split, tile=args.tile,
+                                overlap=args.overlap, batch=args.batch)
+        job, code = run_job(seg.evaluate_segmentation, cfg, args, name="Segmentation: evaluate",
+                            workbench=seg.WORKBENCH, kind="task")
+        if job.result is None:
+            fail(job)
+            if args.json:
+                _emit_json({"status": job.status, "error": job.error})
+            return code
+        r = job.result
+        if args.json:
+            _emit_json({"status": job.status, **r})
+        else:
+            for row in r["per_image"]:
+                print(f"{row['name']:>24}: mIoU {row['miou']:.4f}  pixel acc {row['pixel_acc']:.4f}")
+            print(f"{r['split']} ({r['images']} images): mIoU {r['miou']:.4f}, IoU building {r['iou_building']:.4f}, "
+                  f"pixel acc {r['pixel_acc']:.4f}, mean acc {r['mean_acc']:.4f}")
+        return code
+    return EXIT_USAGE
+
+
 # ----------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from studio.engine.device import DEVICE_CHOICES
@@ -444,6 +537,50 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--split", default="auto", help="split rule: auto or the sample whose rule applies")
         q.add_argument("--spectra-per-mixture", type=int, default=400, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_unmix)
+
+    from studio.segmentation.models import VARIANTS as SEG_VARIANTS
+
+    p = sub.add_parser("seg", help="Building Segmentation: residual U-Net with the weight mechanism (paper 002)")
+    gsub = p.add_subparsers(dest="seg_cmd", required=True)
+    q = gsub.add_parser("train", help="train a variant on a dataset folder or the sample dataset")
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="Massachusetts layout (train/ val/ test/ + *_labels/) or images/ + masks/")
+    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
+    q.add_argument("--sample-preset", choices=("small", "paper", "tiny"), default="small",
+                   help="sample size: small 24/4/6 of 500x500, paper 137/4/10 of 1500x1500")
+    q.add_argument("--variant", choices=SEG_VARIANTS, default="baseline")
+    q.add_argument("--alphas", help="alpha_1..alpha_4, comma separated (default: the variant's)")
+    q.add_argument("--betas", help="beta_1..beta_4, comma separated (default: the variant's)")
+    q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
+                   help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
+    q.add_argument("--preset", choices=("quick", "paper"), default="quick",
+                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
+    q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")
+    q.add_argument("--base-width", type=int, help="channels of the first level (32 = Table I's network)")
+    q.add_argument("--val-every", type=int, help="iterations between validations")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
+    q.add_argument("--out", required=True, help="run folder for the checkpoint and results")
+    q = gsub.add_parser("predict", help="building masks of images (PNG, and GeoTIFF for GeoTIFF inputs)")
+    common(q)
+    q.add_argument("--model", required=True, help="a run folder (from seg train --out) or a checkpoint")
+    q.add_argument("images", nargs="+")
+    q.add_argument("--out", required=True, help="folder for <name>_mask.png / <name>_mask.tif")
+    q.add_argument("--overwrite", action="store_true", help="replace mask files that exist already")
+    q.add_argument("--threshold", type=float, default=0.5, help="building probability threshold")
+    q = gsub.add_parser("evaluate", help="mIoU, IoU per class, pixel and mean accuracy on a dataset split")
+    common(q)
+    q.add_argument("--model", required=True, help="a run folder or a checkpoint")
+    q.add_argument("--data", help="dataset folder (default: the one the model was trained on)")
+    q.add_argument("--split", choices=("train", "val", "test"), default="test")
+    for q in (gsub.choices["predict"], gsub.choices["evaluate"]):
+        q.add_argument("--tile", type=int, default=250)
+        q.add_argument("--overlap", type=int, default=32)
+        q.add_argument("--batch", type=int, default=8, help="tiles per batch")
+    p.set_defaults(func=cmd_seg)
 
     p = sub.add_parser("runs", help="the run history")
     rsub = p.add_subparsers(dest="runs_cmd", required=True)

@@ -12,10 +12,10 @@ Architecture (Fig. 2 is missing from the text we have; this follows section III.
   by a 1×1 conv + BN + ReLU and refined by bottleneck blocks; a 1×1 conv gives the
   two class scores (background, building).
 - Blocks per level (encoder 2, 2, 3, 3, 4; decoder 2 each) were chosen so that the
-  baseline has 5.11 M parameters like Table I (5,113,186 here).  The table's
-  5.62 GFLOPs at 250×250 matches our multiply-accumulate count; ``model_complexity``
-  reports FLOPs as torch's ``FlopCounterMode`` counts them (2 per multiply-add), so
-  about twice that.
+  baseline has 5.10 M parameters, close to Table I's 5.11 M (5,096,226 here).
+  ``model_complexity`` reports FLOPs as torch's ``FlopCounterMode`` counts them
+  (2 per multiply-add): 7.96 GFLOPs at 250×250, i.e. 3.98 G multiply-adds, against
+  the table's 5.62 "GFLOPs" (Fig. 2's exact layer sizes are not in the text).
 
 The weight mechanism sits in the 4 skip concatenations (:class:`SkipFusion`).  At
 level i the encoder feature ``E_i`` is ``X1`` and the upsampled decoder feature ``U_i``
@@ -235,6 +235,15 @@ def build_model(variant: str = "baseline", num_classes: int = 2, alphas=None, be
     return model
 
 
+def count_parameters(model: nn.Module) -> int:
+    """Trainable weights plus the weight-mechanism constants that differ from 1 (Table I's "+4")."""
+    params = sum(p.numel() for p in model.parameters())
+    for f in model.modules():
+        if isinstance(f, SkipFusion) and f.mode == "weight":
+            params += int(float(f.alpha) != 1.0) + int(float(f.beta) != 1.0)
+    return int(params)
+
+
 def model_complexity(model: nn.Module, size: int = 250) -> tuple[int, float]:
     """(parameters, GFLOPs of one size×size RGB image) as Table I reports them.
 
@@ -245,10 +254,7 @@ def model_complexity(model: nn.Module, size: int = 250) -> tuple[int, float]:
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    params = sum(p.numel() for p in model.parameters())
-    for f in model.modules():
-        if isinstance(f, SkipFusion) and f.mode == "weight":
-            params += int(float(f.alpha) != 1.0) + int(float(f.beta) != 1.0)
+    params = count_parameters(model)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -104,17 +104,46 @@ def load_view_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
             "shape": tuple(image.shape), "dtype": str(image.dtype)}
 
 
-def complexity_job(ctx, variants: list[str]) -> dict[str, tuple[int, float]]:
-    """Parameters and GFLOPs at 250 × 250 of every variant (Table I's last two columns)."""
+def complexity_job(ctx, variant: str) -> tuple[int, float]:
+    """Parameters and GFLOPs at 250 × 250 of one variant's Table I network (the table's last two columns)."""
     from studio.segmentation.models import build_model, model_complexity
 
-    out = {}
-    for k, variant in enumerate(variants):
-        ctx.check()
-        ctx.progress(k, len(variants), f"counting {variant}")
-        out[variant] = model_complexity(build_model(variant), size=250)
-    ctx.progress(len(variants), len(variants), "done")
-    return out
+    ctx.progress(0, 1, f"counting {variant}")
+    params, gflops = model_complexity(build_model(variant), size=250)
+    ctx.progress(1, 1, "done")
+    return int(params), float(gflops)
+
+
+def models_signature() -> str:
+    """A digest of the model module's source: cached complexity counts are valid while it is unchanged."""
+    import hashlib
+
+    from studio.segmentation import models
+
+    return hashlib.sha1(Path(models.__file__).read_bytes()).hexdigest()[:16]
+
+
+def complexity_cache_path() -> Path:
+    return studio_home() / "segmentation" / "complexity.json"
+
+
+def checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON sidecar of a checkpoint (run folder, ``model`` base path or ``.safetensors`` file), no torch.
+
+    Raises OSError when it is missing and ValueError when it is not a segmentation model.
+    """
+    import json
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "model"
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    sidecar = p.with_name(p.name + ".json")
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    if data.get("model_kind") != "seg-residual-unet":
+        raise ValueError(f"{sidecar}: a {data.get('model_kind')!r} checkpoint, not a building segmentation model")
+    return data
 
 
 # ------------------------------------------------------------------------ helpers
@@ -206,7 +235,9 @@ class SegmentationWorkbench(Workbench):
         self.model_variant: str | None = None
         self.model_run: RunRecord | None = None
         self.results: dict[str, dict[str, Any]] = {}  # variant -> metrics and run
-        self.complexity: dict[str, tuple[int, float]] = {}
+        self.complexity: dict[str, tuple[int, float]] = {}  # variant -> Table I network's (params, GFLOPs)
+        self._complexity_cache_read = False
+        self.model_size: tuple[int, float] | None = None
         self.variants: tuple[str, ...] = ("baseline",)
         self.train_job: Job | None = None
         self.view_job: Job | None = None
@@ -506,9 +537,56 @@ class SegmentationWorkbench(Workbench):
         self.update_buttons()
         if not self._active:
             self.set_status(f"Ready on {self.services.device()}.")
-        if self.count_complexity and not self.complexity and not self.job_running("complexity"):
-            self.submit(complexity_job, list(self.variants), name="Segmentation: parameters and GFLOPs per variant",
-                        kind="task", role="complexity", on_done=self._complexity_done)
+        if self.isVisible():
+            self.count_variants()
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        if self.services.is_torch_ready:
+            QtCore.QTimer.singleShot(0, self.count_variants)
+
+    def count_variants(self) -> Job | None:
+        """Fill the table's parameters and GFLOPs of every variant's Table I network, before any training.
+
+        Counted once per install (a forward pass of each network at 250 × 250) and cached under the
+        Studio home with a digest of the model module; one job per variant, so the table fills as they end.
+        """
+        if not self.count_complexity or not self.services.is_torch_ready or self.job_running("complexity"):
+            return None
+        if not self._complexity_cache_read:
+            self._complexity_cache_read = True
+            self.complexity.update(self._read_complexity_cache())
+            self._fill_table()
+        missing = [v for v in self.variants if v not in self.complexity]
+        if not missing:
+            return None
+        variant = missing[0]
+        return self.submit(complexity_job, variant, name=f"Segmentation: parameters and GFLOPs of {variant}",
+                           kind="task", role="complexity",
+                           on_done=lambda j, v=variant: self._complexity_done(j, v))
+
+    def _read_complexity_cache(self) -> dict[str, tuple[int, float]]:
+        import json
+
+        try:
+            data = json.loads(complexity_cache_path().read_text(encoding="utf-8"))
+            rows = data.get(models_signature(), {})
+            return {v: (int(p), float(g)) for v, (p, g) in rows.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _write_complexity_cache(self) -> None:
+        import json
+
+        path = complexity_cache_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({models_signature(): {v: list(c) for v, c in self.complexity.items()}}),
+                           encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass  # a cache only: counted again next time
 
     def open_paths(self, paths: list[str]) -> None:
         folders = [p for p in paths if os.path.isdir(p)]
@@ -563,13 +641,15 @@ class SegmentationWorkbench(Workbench):
                     self.curve.set_series(name, s["step"], s["value"], s["epoch"], s["wall"])
         self.curve.flush()
         variant = train_cfg.get("variant") or run.model
+        note = "; it has no checkpoint"
         if run.checkpoint:
-            self._set_model(run.checkpoint, variant, run)
+            if not self._set_model(run.checkpoint, None, run):
+                return
+            variant, note = self.model_variant or variant, ""
         if run.final_metrics and metric_of(run.final_metrics, "miou") is not None:
-            self._add_result(variant, run.final_metrics, run)
+            self._add_result(variant, run.final_metrics, run, self.model_size if run.checkpoint else None)
         self._load_run_files(Path(run.dir), variant)
-        self.show_message(f"Reopened run #{run.id} ({run.model}, {run.status})"
-                          + ("" if run.checkpoint else "; it has no checkpoint") + ".", "info")
+        self.show_message(f"Reopened run #{run.id} ({run.model}, {run.status}){note}.", "info")
 
     def _load_run_files(self, folder: Path, variant: str) -> None:
         """A run's per-image test metrics (evaluation.json) and repeated-run mIoUs (repeats.json)."""
@@ -962,13 +1042,13 @@ class SegmentationWorkbench(Workbench):
         result = job.result
         run = job.run
         checkpoint = result.checkpoint or (run.checkpoint if run is not None else None)
-        if result.params:
-            self.complexity[result.variant] = (int(result.params), float(result.gflops))
-        self._add_result(result.variant, result.metrics, run)
+        size = (int(result.params), float(result.gflops)) if result.params else None
+        self._add_result(result.variant, result.metrics, run, size)
         if not checkpoint:
             self.show_message("The training finished without a checkpoint; the model cannot be used.", "error")
             return
-        self._set_model(checkpoint, result.variant, run)
+        if not self._set_model(checkpoint, result.variant, run):
+            return
         self._set_image_metrics(getattr(result, "per_image", []) or [])
         rid = f"Run #{run.id}" if run is not None else "Training"
         self.set_status(f"{rid} done in {job.elapsed():.1f} s on {job.device}: mIoU "
@@ -977,9 +1057,17 @@ class SegmentationWorkbench(Workbench):
         if self.shown_path is not None and self.shown_path not in self.edited:
             self.predict([self.shown_path])
 
-    def _set_model(self, checkpoint: str, variant: str | None, run: RunRecord | None) -> None:
+    def _set_model(self, checkpoint: str, variant: str | None, run: RunRecord | None) -> bool:
+        """Make ``checkpoint`` the current model (after checking its description); False if it cannot be used."""
+        try:
+            info = checkpoint_info(checkpoint)
+        except (OSError, ValueError) as exc:
+            self.show_message(f"Cannot use the checkpoint {checkpoint}: {exc}", "error")
+            return False
+        hp, extra = info.get("hyperparameters") or {}, info.get("extra") or {}
         self.model_checkpoint = str(checkpoint)
-        self.model_variant = variant
+        self.model_variant = hp.get("variant") or variant
+        self.model_size = (int(extra["params"]), float(extra["gflops"])) if extra.get("params") else None
         self.model_run = run
         # Predictions of an earlier model no longer describe this one; hand corrections stay.
         self.predictions = {p: v for p, v in self.predictions.items() if p in self.edited}
@@ -988,6 +1076,7 @@ class SegmentationWorkbench(Workbench):
             self._refresh_item(p)
         self._update_model_label()
         self.update_buttons()
+        return True
 
     def _update_model_label(self) -> None:
         if self.model_checkpoint is None:
@@ -1073,7 +1162,7 @@ class SegmentationWorkbench(Workbench):
         ev = job.result
         self._set_image_metrics(ev.get("per_image", []))
         if self.model_variant:
-            self._add_result(self.model_variant, ev, self.model_run)
+            self._add_result(self.model_variant, ev, self.model_run, self.model_size)
         self._update_title()
         self.set_status(f"{split}: mIoU {metric_of(ev, 'miou') or float('nan'):.3f}, pixel acc. "
                         f"{_pct(metric_of(ev, 'pixel_acc'))}, mean acc. {_pct(metric_of(ev, 'mean_acc'))} over "
@@ -1106,15 +1195,20 @@ class SegmentationWorkbench(Workbench):
                             f"(IQR {st['q1']:.3f}–{st['q3']:.3f}).")
 
     # ============================================================ results table
-    def _complexity_done(self, job: Job) -> None:
-        self.complexity.update({k: (int(p), float(g)) for k, (p, g) in job.result.items()})
+    def _complexity_done(self, job: Job, variant: str) -> None:
+        self.complexity[variant] = job.result
+        self._write_complexity_cache()
         self._fill_table()
+        QtCore.QTimer.singleShot(0, self.count_variants)  # the next variant
 
-    def _add_result(self, variant: str, metrics: dict[str, Any], run: RunRecord | None) -> None:
+    def _add_result(self, variant: str, metrics: dict[str, Any], run: RunRecord | None,
+                    size: tuple[int, float] | None = None) -> None:
+        """A row of measured metrics; ``size`` = (parameters, GFLOPs) of the network that was measured."""
         if metric_of(metrics, "miou") is None:
             return
         self.results[variant] = {"miou": metric_of(metrics, "miou"), "pixel_acc": metric_of(metrics, "pixel_acc"),
-                                 "mean_acc": metric_of(metrics, "mean_acc"), "run": run.id if run else None}
+                                 "mean_acc": metric_of(metrics, "mean_acc"), "run": run.id if run else None,
+                                 "size": size}
         self._fill_table()
 
     def _fill_table(self) -> None:
@@ -1123,7 +1217,10 @@ class SegmentationWorkbench(Workbench):
         t.setRowCount(len(names))
         for r, name in enumerate(names):
             res = self.results.get(name, {})
-            params, gflops = self.complexity.get(name, (None, None))
+            table_size = self.complexity.get(name)
+            # A row with results shows the size of the network that gave them (the quick preset trains a
+            # half-width network); without results, the Table I network's.
+            params, gflops = res.get("size") or table_size or (None, None)
             cells = [name,
                      "" if res.get("miou") is None else f"{res['miou']:.4f}",
                      "" if res.get("pixel_acc") is None else f"{res['pixel_acc']:.4f}",
@@ -1136,6 +1233,10 @@ class SegmentationWorkbench(Workbench):
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 if c == 0 and res.get("run"):
                     item.setToolTip(f"run #{res['run']}")
+                if c in (4, 5) and res.get("size") and table_size and res["size"] != table_size:
+                    item.setToolTip(f"the trained network; Table I's {name}: {table_size[0] / 1e6:.2f} M "
+                                    f"parameters, {table_size[1]:.2f} GFLOPs")
+                    item.setText(item.text() + " *")
                 t.setItem(r, c, item)
 
     def table_row(self, variant: str) -> dict[str, str]:

@@ -163,6 +163,24 @@ def metric_of(metrics: dict[str, Any] | None, key: str) -> float | None:
     return None
 
 
+def variant_label(variant: str, bn_init: str | None = "normal", alphas=None, betas=None) -> str:
+    """A row/box name: the variant, plus "BN 1" for constant batch-norm init (Table II, Fig. 6) and α/β when they
+    differ from the variant's own (needs torch: called once it has loaded)."""
+    parts = [variant]
+    if bn_init == "constant":
+        parts.append("BN 1")
+    try:
+        from studio.segmentation.models import default_weights
+
+        own_a, own_b = default_weights(variant)
+    except ValueError:
+        own_a = own_b = None
+    for sym, given, own in (("α", alphas, own_a), ("β", betas, own_b)):
+        if given is not None and own is not None and [float(v) for v in given] != [float(v) for v in own]:
+            parts.append(f"{sym} " + "/".join(f"{float(v):g}" for v in given))
+    return " · ".join(parts)
+
+
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.1f} %"
 
@@ -238,6 +256,7 @@ class SegmentationWorkbench(Workbench):
         self.complexity: dict[str, tuple[int, float]] = {}  # variant -> Table I network's (params, GFLOPs)
         self._complexity_cache_read = False
         self.model_size: tuple[int, float] | None = None
+        self.model_tag: str | None = None  # variant_label of the current model
         self.variants: tuple[str, ...] = ("baseline",)
         self.train_job: Job | None = None
         self.view_job: Job | None = None
@@ -641,17 +660,18 @@ class SegmentationWorkbench(Workbench):
                     self.curve.set_series(name, s["step"], s["value"], s["epoch"], s["wall"])
         self.curve.flush()
         variant = train_cfg.get("variant") or run.model
+        label = variant_label(variant, train_cfg.get("bn_init"), train_cfg.get("alphas"), train_cfg.get("betas"))
         note = "; it has no checkpoint"
         if run.checkpoint:
             if not self._set_model(run.checkpoint, None, run):
                 return
-            variant, note = self.model_variant or variant, ""
+            variant, label, note = self.model_variant or variant, self.model_tag or label, ""
         if run.final_metrics and metric_of(run.final_metrics, "miou") is not None:
-            self._add_result(variant, run.final_metrics, run, self.model_size if run.checkpoint else None)
-        self._load_run_files(Path(run.dir), variant)
+            self._add_result(label, variant, run.final_metrics, run, self.model_size if run.checkpoint else None)
+        self._load_run_files(Path(run.dir), label)
         self.show_message(f"Reopened run #{run.id} ({run.model}, {run.status}){note}.", "info")
 
-    def _load_run_files(self, folder: Path, variant: str) -> None:
+    def _load_run_files(self, folder: Path, label: str) -> None:
         """A run's per-image test metrics (evaluation.json) and repeated-run mIoUs (repeats.json)."""
         import json
 
@@ -668,7 +688,7 @@ class SegmentationWorkbench(Workbench):
                 self._set_image_metrics(data.get("per_image", []))
             else:
                 values = [metric_of(r, "miou") for r in data.get("runs", [])]
-                self.box_plot.set_group(variant, [v for v in values if v is not None])
+                self.box_plot.set_group(label, [v for v in values if v is not None])
 
     def _set_image_metrics(self, rows: list[dict[str, Any]]) -> None:
         """Per-image metrics rows (``name`` and/or ``image`` plus metric keys) onto the list."""
@@ -1018,7 +1038,7 @@ class SegmentationWorkbench(Workbench):
         what = "Fine-tune" if init_checkpoint else "Train"
         extra_note = f" + {len(cfg.extra_samples)} corrected" if cfg.extra_samples else ""
         job = self.submit(train_segmentation, cfg, name=f"{what} segmentation {cfg.variant}{extra_note}",
-                          kind="train", role="train", on_done=self._training_done,
+                          kind="train", role="train", on_done=lambda j, c=cfg: self._training_done(j, c),
                           run=RunSpec(self.key, cfg.variant, cfg.to_dict(), parent_id=parent_id))
         self.train_job = job
         run = f" as run #{job.run.id}" if job.run is not None else ""
@@ -1038,17 +1058,18 @@ class SegmentationWorkbench(Workbench):
             init = self.model_checkpoint
         return self.train(init_checkpoint=init, extra=True, parent_id=parent)
 
-    def _training_done(self, job: Job) -> None:
+    def _training_done(self, job: Job, cfg) -> None:
         result = job.result
         run = job.run
         checkpoint = result.checkpoint or (run.checkpoint if run is not None else None)
         size = (int(result.params), float(result.gflops)) if result.params else None
-        self._add_result(result.variant, result.metrics, run, size)
-        if not checkpoint:
-            self.show_message("The training finished without a checkpoint; the model cannot be used.", "error")
+        label = variant_label(result.variant, cfg.bn_init, cfg.alphas, cfg.betas)
+        if not checkpoint or not self._set_model(checkpoint, result.variant, run):
+            self._add_result(label, result.variant, result.metrics, run, size)
+            if not checkpoint:
+                self.show_message("The training finished without a checkpoint; the model cannot be used.", "error")
             return
-        if not self._set_model(checkpoint, result.variant, run):
-            return
+        self._add_result(self.model_tag or label, result.variant, result.metrics, run, size)
         self._set_image_metrics(getattr(result, "per_image", []) or [])
         rid = f"Run #{run.id}" if run is not None else "Training"
         self.set_status(f"{rid} done in {job.elapsed():.1f} s on {job.device}: mIoU "
@@ -1068,6 +1089,8 @@ class SegmentationWorkbench(Workbench):
         self.model_checkpoint = str(checkpoint)
         self.model_variant = hp.get("variant") or variant
         self.model_size = (int(extra["params"]), float(extra["gflops"])) if extra.get("params") else None
+        self.model_tag = variant_label(self.model_variant or "?", hp.get("bn_init"), hp.get("alphas"),
+                                       hp.get("betas")) if self.model_variant else None
         self.model_run = run
         # Predictions of an earlier model no longer describe this one; hand corrections stay.
         self.predictions = {p: v for p, v in self.predictions.items() if p in self.edited}
@@ -1162,7 +1185,8 @@ class SegmentationWorkbench(Workbench):
         ev = job.result
         self._set_image_metrics(ev.get("per_image", []))
         if self.model_variant:
-            self._add_result(self.model_variant, ev, self.model_run, self.model_size)
+            self._add_result(self.model_tag or self.model_variant, self.model_variant, ev, self.model_run,
+                             self.model_size)
         self._update_title()
         self.set_status(f"{split}: mIoU {metric_of(ev, 'miou') or float('nan'):.3f}, pixel acc. "
                         f"{_pct(metric_of(ev, 'pixel_acc'))}, mean acc. {_pct(metric_of(ev, 'mean_acc'))} over "
@@ -1179,8 +1203,9 @@ class SegmentationWorkbench(Workbench):
         self.show_message("")
         self.curve.clear()
         variant = cfg.train.variant
-        job = self.submit(repeat_job, cfg, name=f"Repeat segmentation {variant} × {cfg.runs}", kind="train",
-                          role="train", on_done=lambda j, v=variant: self._repeated(j, v),
+        label = variant_label(variant, cfg.train.bn_init, cfg.train.alphas, cfg.train.betas)
+        job = self.submit(repeat_job, cfg, name=f"Repeat segmentation {label} × {cfg.runs}", kind="train",
+                          role="train", on_done=lambda j, v=label: self._repeated(j, v),
                           run=RunSpec(self.key, f"{variant}-repeat", dataclasses.asdict(cfg)))
         self.train_job = job
         return job
@@ -1201,14 +1226,15 @@ class SegmentationWorkbench(Workbench):
         self._fill_table()
         QtCore.QTimer.singleShot(0, self.count_variants)  # the next variant
 
-    def _add_result(self, variant: str, metrics: dict[str, Any], run: RunRecord | None,
+    def _add_result(self, label: str, variant: str, metrics: dict[str, Any], run: RunRecord | None,
                     size: tuple[int, float] | None = None) -> None:
-        """A row of measured metrics; ``size`` = (parameters, GFLOPs) of the network that was measured."""
+        """A row of measured metrics named ``label`` (variant, BN init, own α/β); ``size`` = (parameters,
+        GFLOPs) of the network that was measured."""
         if metric_of(metrics, "miou") is None:
             return
-        self.results[variant] = {"miou": metric_of(metrics, "miou"), "pixel_acc": metric_of(metrics, "pixel_acc"),
-                                 "mean_acc": metric_of(metrics, "mean_acc"), "run": run.id if run else None,
-                                 "size": size}
+        self.results[label] = {"miou": metric_of(metrics, "miou"), "pixel_acc": metric_of(metrics, "pixel_acc"),
+                               "mean_acc": metric_of(metrics, "mean_acc"), "run": run.id if run else None,
+                               "size": size, "variant": variant}
         self._fill_table()
 
     def _fill_table(self) -> None:
@@ -1217,7 +1243,7 @@ class SegmentationWorkbench(Workbench):
         t.setRowCount(len(names))
         for r, name in enumerate(names):
             res = self.results.get(name, {})
-            table_size = self.complexity.get(name)
+            table_size = self.complexity.get(res.get("variant", name))
             # A row with results shows the size of the network that gave them (the quick preset trains a
             # half-width network); without results, the Table I network's.
             params, gflops = res.get("size") or table_size or (None, None)
@@ -1234,7 +1260,7 @@ class SegmentationWorkbench(Workbench):
                 if c == 0 and res.get("run"):
                     item.setToolTip(f"run #{res['run']}")
                 if c in (4, 5) and res.get("size") and table_size and res["size"] != table_size:
-                    item.setToolTip(f"the trained network; Table I's {name}: {table_size[0] / 1e6:.2f} M "
+                    item.setToolTip(f"the trained network; Table I's {res['variant']}: {table_size[0] / 1e6:.2f} M "
                                     f"parameters, {table_size[1]:.2f} GFLOPs")
                     item.setText(item.text() + " *")
                 t.setItem(r, c, item)

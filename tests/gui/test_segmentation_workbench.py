@@ -153,7 +153,7 @@ def test_evaluate_fills_per_image_metrics_and_reopen_restores_the_run(qtbot, ben
     other.reopen_run(run)
     assert other.model_checkpoint == run.checkpoint and other.model_variant == "baseline"
     assert other.bn_combo.currentData() == "constant" and other.iters_spin.value() == 2
-    assert other.table_row("baseline")["mIoU"] != ""
+    assert other.table_row("baseline · BN 1")["mIoU"] != ""  # Table II's initialisation: its own row
     other.curve.flush()
     assert other.curve.series_keys()
 
@@ -268,3 +268,12 @@ def test_geotiff_export_keeps_the_inputs_georeferencing(qtbot, bench, tmp_path):
     bench.export_mask(out, "geotiff")
     assert np.array_equal(tifffile.imread(out) > 0, bench.view.mask())
     assert io.geo_tags(out) == io.geo_tags(src) and len(io.geo_tags(src)) == 2
+
+
+def test_rows_and_boxes_are_named_by_variant_bn_init_and_own_weights():
+    from studio.gui.segmentation_workbench import variant_label
+
+    assert variant_label("alpha0.5", "normal", [0.5] * 4, [1.0] * 4) == "alpha0.5"
+    assert variant_label("baseline", "constant") == "baseline · BN 1"
+    assert variant_label("fused", "normal", [1, 1, 1, 1], None) == "fused · α 1/1/1/1"  # its own α is 0.5
+    assert variant_label("beta0.1", "normal", None, [0.1, 0.2, 0.1, 0.1]) == "beta0.1 · β 0.1/0.2/0.1/0.1"

@@ -876,6 +876,8 @@ class SegmentationWorkbench(Workbench):
             self.view.set_mask(_unpack(self.predictions[path]))
             if r["truth"] is not None:
                 self.view.set_mode("compare")
+        elif r["truth"] is not None:
+            self.view.set_mode("truth")  # nothing predicted yet: show what the buildings are
         if r["problem"]:
             self.show_message(r["problem"], "warning")
         self._update_title()

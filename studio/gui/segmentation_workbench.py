@@ -140,8 +140,10 @@ def checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     sidecar = p.with_name(p.name + ".json")
+    from studio.segmentation.models import MODEL_KIND
+
     data = json.loads(sidecar.read_text(encoding="utf-8"))
-    if data.get("model_kind") != "seg-residual-unet":
+    if data.get("model_kind") != MODEL_KIND:
         raise ValueError(f"{sidecar}: a {data.get('model_kind')!r} checkpoint, not a building segmentation model")
     return data
 

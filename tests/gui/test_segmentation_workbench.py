@@ -277,3 +277,14 @@ def test_rows_and_boxes_are_named_by_variant_bn_init_and_own_weights():
     assert variant_label("baseline", "constant") == "baseline · BN 1"
     assert variant_label("fused", "normal", [1, 1, 1, 1], None) == "fused · α 1/1/1/1"  # its own α is 0.5
     assert variant_label("beta0.1", "normal", None, [0.1, 0.2, 0.1, 0.1]) == "beta0.1 · β 0.1/0.2/0.1/0.1"
+
+
+def test_a_checkpoint_of_another_workbench_is_refused(qtbot, bench, tmp_path):
+    import json
+
+    (tmp_path / "model.json").write_text(json.dumps({"model_kind": "sem-cnn", "hyperparameters": {}}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert not bench._set_model(str(tmp_path / "model.safetensors"), "baseline", None)
+    assert "sem-cnn" in bench.message_text() and bench.model_checkpoint is None
+    assert not bench._set_model(str(tmp_path / "missing" / "model.safetensors"), "baseline", None)
+    assert bench.model_checkpoint is None and not bench.predict_button.isEnabled()

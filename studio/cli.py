@@ -346,8 +346,6 @@ def cmd_unmix(args) -> int:
 
 
 def cmd_seg(args) -> int:
-    from pathlib import Path
-
     from studio.engine import RunSpec
     from studio.segmentation import jobs as seg
 

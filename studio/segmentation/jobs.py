@@ -30,8 +30,9 @@ A dataset in the images/ + masks/ layout has no split; it is split by image with
 the training seed into about 85 % train, 5 % validation and 10 % test.
 
 ``extra_samples`` are (image, corrected mask) pairs from the mask-correction tool;
-their tiles are added to the training set four times over so that a few
-corrected images weigh in.  ``init_checkpoint`` fine-tunes an existing model (its
+they replace the same image's original mask if it is a training image, and their
+tiles are added to the training set four times over so that a few corrected
+images weigh in.  ``init_checkpoint`` fine-tunes an existing model (its
 architecture and normalisation are kept).
 """
 from __future__ import annotations
@@ -377,7 +378,8 @@ def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> S
     r = cfg.resolved()
     dataset = open_dataset(cfg.data, cfg.sample_preset, ctx)
     splits = dataset_splits(dataset, cfg.seed)
-    train_pairs = [(s.name, s.image, s.mask) for s in splits["train"]]
+    corrected = {Path(img).resolve() for img, _mask in cfg.extra_samples}
+    train_pairs = [(s.name, s.image, s.mask) for s in splits["train"] if s.image.resolve() not in corrected]
     extra_pairs = [(Path(img).stem + " (corrected)", Path(img), Path(mask)) for img, mask in cfg.extra_samples]
     train_images, problems = load_pairs(train_pairs + extra_pairs, ctx, "training images")
     problems = list(dataset.problems) + problems

@@ -1,6 +1,5 @@
 """Segmentation jobs and ``studio-cli seg`` end to end on a tiny generated dataset, tiny network, few iterations."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ from studio.cli import main as cli
 from studio.engine import JobPool, RunRegistry, RunSpec
 from studio.engine.checkpoints import CheckpointMeta, save_checkpoint
 from studio.segmentation import jobs as seg
-from studio.segmentation.io import GEO_TAGS, SegInputError, read_mask
+from studio.segmentation.io import SegInputError, read_mask
 from studio.segmentation.synthetic import write_dataset
 
 TINY_TRAIN = ["--iters", "2", "--batch", "2", "--base-width", "4", "--val-every", "1", "-q", "--device", "cpu"]

@@ -57,7 +57,7 @@ def test_registered_as_the_segmentation_tab():
     assert spec is not None and spec.key == "segmentation" and spec.load() is SegmentationWorkbench
 
 
-def test_open_sample_train_predict_correct_undo_and_retrain(qtbot, bench, studio_home):
+def test_open_sample_train_predict_correct_undo_retrain_evaluate_reopen(qtbot, bench, services, studio_home):
     open_tiny_sample(qtbot, bench)
     assert {e.split for e in bench.entries.values()} == {"train", "val", "test"}
     assert bench.image_list.topLevelItemCount() == 6
@@ -69,6 +69,7 @@ def test_open_sample_train_predict_correct_undo_and_retrain(qtbot, bench, studio
     # train a few iterations: points arrive in the live curve, the table gets a row
     bench.variant_combo.setCurrentText("alpha0.5")
     assert [s.value() for s in bench.alpha_spins] == [0.5] * 4
+    bench.bn_combo.setCurrentIndex(bench.bn_combo.findData("constant"))  # Table II's initialisation
     tiny_training(bench)
     job = bench.train()
     assert job is not None and job.run is not None
@@ -77,7 +78,7 @@ def test_open_sample_train_predict_correct_undo_and_retrain(qtbot, bench, studio
     bench.curve.flush()
     assert bench.curve.series_data("train/loss")["step"], "no loss points reached the curve"
     assert bench.model_checkpoint and bench.model_variant == "alpha0.5"
-    row = bench.table_row("alpha0.5")
+    row = bench.table_row("alpha0.5 · BN 1")  # its own row, apart from Table I's N(0, 1) runs
     assert row["mIoU"] and 0.0 <= float(row["mIoU"]) <= 1.0
     assert row["Params"] == f"{job.result.params / 1e6:.2f} M"  # the network that was trained
 
@@ -131,14 +132,7 @@ def test_open_sample_train_predict_correct_undo_and_retrain(qtbot, bench, studio
     assert np.array_equal(np.asarray(Image.open(out / "m.png")) > 0, corrected)
     assert (out / "m.tif").stat().st_size > 0
 
-
-def test_evaluate_fills_per_image_metrics_and_reopen_restores_the_run(qtbot, bench, services):
-    open_tiny_sample(qtbot, bench)
-    tiny_training(bench)
-    bench.bn_combo.setCurrentIndex(bench.bn_combo.findData("constant"))
-    job = bench.train()
-    qtbot.waitUntil(lambda: job.status in ("done", "failed") and idle(bench), timeout=WAIT)
-    assert job.status == "done", job.error
+    # evaluate the current model on the test split: per-image metrics in the list
     ev = bench.evaluate()
     assert ev is not None
     qtbot.waitUntil(lambda: ev.status in ("done", "failed") and idle(bench), timeout=WAIT)
@@ -147,13 +141,14 @@ def test_evaluate_fills_per_image_metrics_and_reopen_restores_the_run(qtbot, ben
     assert test_paths and all(bench.image_metrics.get(p) for p in test_paths)
     assert "mIoU" in bench.status_text()
 
+    # Runs dock ▸ Reopen the first run in a fresh workbench: model, settings, curves, table row
     run = services.registry.get(job.run.id)
     other = SegmentationWorkbench(services)
     qtbot.addWidget(other)
     other.reopen_run(run)
-    assert other.model_checkpoint == run.checkpoint and other.model_variant == "baseline"
+    assert other.model_checkpoint == run.checkpoint and other.model_variant == "alpha0.5"
     assert other.bn_combo.currentData() == "constant" and other.iters_spin.value() == 2
-    assert other.table_row("baseline · BN 1")["mIoU"] != ""  # Table II's initialisation: its own row
+    assert other.table_row("alpha0.5 · BN 1")["mIoU"] != ""
     other.curve.flush()
     assert other.curve.series_keys()
 

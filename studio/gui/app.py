@@ -199,6 +199,9 @@ def _install_first_paint_probe(app, window, services) -> None:
 def _screenshot(app, window, services, path: str) -> int:
     from PySide6 import QtCore
 
+    # Closing must not wait on a "jobs still running" question nobody can answer (e.g. a workbench's
+    # background count): running jobs are cancelled.
+    os.environ["STUDIO_NO_CLOSE_PROMPT"] = "1"
     result = {"code": 1}
 
     def grab() -> None:

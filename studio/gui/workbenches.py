@@ -35,6 +35,10 @@ WORKBENCHES: list[WorkbenchSpec] = [
     WorkbenchSpec("unmixing", "Spectral Unmixing", "studio.gui.unmixing_workbench:UnmixingWorkbench",
                   sample_description="quartz-3, quartz-4 and colour-4: 45/56/56 synthetic powder mixtures × 400 "
                                      "spectra, 91 bands 450–810 nm, with the paper's splits (paper 000)"),
+    WorkbenchSpec("segmentation", "Building Segmentation",
+                  "studio.gui.segmentation_workbench:SegmentationWorkbench",
+                  sample_description="generated aerial-like scenes at 1 m/px with building masks: 'small' (500², "
+                                     "24/4/6) or 'paper' (1500², 137/4/10 like Massachusetts Buildings) (paper 002)"),
     WorkbenchSpec("audio", "Audio Enhancement", "studio.gui.audio_workbench:AudioWorkbench",
                   sample_description="UrbanSound8K's ten sound classes synthesised (siren sweeps, dog barks, "
                                      "drilling, street music…) in ten folds, 4 s clips at 16 kHz (paper 003)"),

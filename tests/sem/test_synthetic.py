@@ -39,6 +39,26 @@ def test_ground_truth_defects():
     assert easy["n_beads"] > 5 * hard["n_beads"]
 
 
+def test_representative_patch_shows_a_visible_defect_or_the_densest_fibres():
+    from studio.sem.synthetic import representative_patch
+
+    for seed in range(3):
+        # the hardest NHNF images still show a bead, and their representative cell holds one
+        img, info = generate_image(np.random.default_rng(seed), True, size=384, difficulty=1.0, return_info=True)
+        visible = [d for d in info["defects"] if d[4]]
+        assert any(d[0] == "bead" for d in visible)
+        r, c = divmod(representative_patch(info, img.shape), 3)
+        assert any(int(d[2]) // 128 == r and int(d[1]) // 128 == c for d in visible)
+        # HNF: the cell with the most top-layer fibre cover, not a fixed place
+        img, info = generate_image(np.random.default_rng(seed), False, size=384, return_info=True)
+        cover = info["cover"].reshape(3, 128, 3, 128).mean(axis=(1, 3)).ravel()
+        assert cover[representative_patch(info, img.shape)] == cover.max()
+    # a bead cut by the cell border counts less than a whole one
+    info = {"defective": True, "defects": [("bead", 128.0, 60.0, 12.0, True), ("bead", 300.0, 300.0, 9.0, True),
+                                           ("bead", 60.0, 300.0, 30.0, False)]}
+    assert representative_patch(info, (384, 384)) == 2 * 3 + 2
+
+
 def _otsu(x):
     hist, edges = np.histogram(x, 256)
     c = (edges[:-1] + edges[1:]) / 2

@@ -21,6 +21,7 @@ classes still get one defect map.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -333,7 +334,12 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
         meta.extra.update({"epoch": info["epoch"], "step": info["step"]})
         ctx.run.set_checkpoint(save_checkpoint(ctx.run.checkpoint_path("model"), m.state_dict(), meta))
 
-    result = fit(ctx, model, PatchTensors(train_set, norm, augment=cfg.augment), cfg.fit, loss_fn=loss_fn,
+    fit_cfg = cfg.fit
+    if fit_cfg.iterations and fit_cfg.val_every is None:
+        # the representative-patch protocol has ~4 iterations an epoch: validating (and recalibrating
+        # batch norm) every epoch doubled the training time; about 25 monitoring points are enough
+        fit_cfg = dataclasses.replace(fit_cfg, val_every=max(1, fit_cfg.iterations // 25))
+    result = fit(ctx, model, PatchTensors(train_set, norm, augment=cfg.augment), fit_cfg, loss_fn=loss_fn,
                  val_data=PatchTensors(val_set, norm),
                  validate=classification_validate, on_checkpoint=on_checkpoint)
     ctx.progress(0, 1, "evaluating on the test images")

@@ -212,25 +212,14 @@ class AudioWorkbench(Workbench):
         left = self._build_left()
         centre = self._build_centre()
         right = self._build_right()
-        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
-        self.splitter.setChildrenCollapsible(False)
-        for w in (left, centre, right):
-            self.splitter.addWidget(w)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([300, 600, 340])
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.splitter)
+        self.lay_out_panels(left, centre, right, sizes=(300, 600, 340))
 
         self._inspect_timer = QtCore.QTimer(self)
         self._inspect_timer.setSingleShot(True)
         self._inspect_timer.setInterval(INSPECT_DELAY_MS)
         self._inspect_timer.timeout.connect(self.inspect)
-        for seq, slot in (("Ctrl+.", self.stop), ("Ctrl+T", self._train_clicked), ("F5", self._evaluate_clicked),
-                          ("Ctrl+P", self.play_noisy), ("Ctrl+Shift+P", self.play_clean)):
-            sc = QtGui.QShortcut(QtGui.QKeySequence(seq), self)
-            sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(slot)
+        self.add_shortcuts((("Ctrl+.", self.stop), ("Ctrl+T", self._train_clicked), ("F5", self._evaluate_clicked),
+                          ("Ctrl+P", self.play_noisy), ("Ctrl+Shift+P", self.play_clean)))
         services.bridge.metric.connect(self._on_metric)
         self._refresh_classifiers()
         self._kind_changed()

@@ -98,6 +98,28 @@ class Workbench(QtWidgets.QWidget):
         """Called after a job of this workbench ended, whatever its status (after ``on_done``)."""
 
     # ---------------------------------------------------------------- layout
+    def lay_out_panels(self, left: QtWidgets.QWidget, centre: QtWidgets.QWidget, right: QtWidgets.QWidget,
+                       sizes: tuple[int, int, int]) -> None:
+        """The three panels (inputs, views, metrics) in a splitter filling the workbench; the centre stretches."""
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        for w in (left, centre, right):
+            self.splitter.addWidget(w)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes(list(sizes))
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
+
+    def add_shortcuts(self, pairs) -> None:
+        """Keyboard shortcuts ``(sequence, slot)`` active while focus is inside this workbench."""
+        for seq, slot in pairs:
+            sc = QtGui.QShortcut(QtGui.QKeySequence(seq), self)
+            sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+
     def showEvent(self, event: QtGui.QShowEvent) -> None:
         super().showEvent(event)
         if not self._sized and self.splitter is not None:

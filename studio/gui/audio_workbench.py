@@ -53,7 +53,6 @@ from studio.gui.jobs import Services
 from studio.gui.live_curve import LiveCurvePlot
 from studio.gui.mel_view import MelImageGrid
 from studio.gui.probability_bars import ProbabilityBars
-from studio.gui.settings_dialog import data_folder
 from studio.gui.workbench import Workbench, breakable, preview_main
 
 __all__ = ["AudioWorkbench", "MODEL_LABELS", "load_dataset_job", "load_clip_job", "inspect_job", "main"]
@@ -613,13 +612,6 @@ class AudioWorkbench(Workbench):
         self.show_message(f"Reopened run #{run.id} ({run.model}, {run.status}).", "info")
 
     # ===================================================================== dataset
-    def _start_folder(self) -> str:
-        return str(self.services.settings.value("audio/last_folder", data_folder(self.services.settings)))
-
-    def _remember_folder(self, path: str) -> None:
-        folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-        self.services.settings.setValue("audio/last_folder", folder)
-
     def _open_folder_dialog(self) -> None:
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open audio dataset folder", self._start_folder())
         if path:

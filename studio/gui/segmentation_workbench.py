@@ -50,7 +50,6 @@ from studio.gui.box_plot import BoxPlot
 from studio.gui.jobs import Services
 from studio.gui.live_curve import LiveCurvePlot
 from studio.gui.mask_view import MaskView
-from studio.gui.settings_dialog import data_folder
 from studio.gui.workbench import Workbench, breakable, preview_main
 
 __all__ = ["SegmentationWorkbench", "load_dataset_job", "load_view_job", "complexity_job", "main"]
@@ -697,13 +696,6 @@ class SegmentationWorkbench(Workbench):
         self._update_title()
 
     # ===================================================================== dataset
-    def _start_folder(self) -> str:
-        return str(self.services.settings.value("segmentation/last_folder", data_folder(self.services.settings)))
-
-    def _remember_folder(self, path: str) -> None:
-        folder = path if os.path.isdir(path) else os.path.dirname(path)
-        self.services.settings.setValue("segmentation/last_folder", folder)
-
     def _open_folder_dialog(self) -> None:
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open segmentation dataset", self._start_folder())
         if path:

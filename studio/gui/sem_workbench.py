@@ -651,13 +651,6 @@ class SemWorkbench(Workbench):
         self._maybe_auto_classify()
 
     # ===================================================================== dataset
-    def _start_folder(self) -> str:
-        return str(self.services.settings.value("sem/last_folder", data_folder(self.services.settings)))
-
-    def _remember_folder(self, path: str) -> None:
-        folder = path if os.path.isdir(path) else os.path.dirname(path)
-        self.services.settings.setValue("sem/last_folder", folder)
-
     def _open_folder_dialog(self) -> None:
         path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open SEM dataset folder", self._start_folder())
         if path:

@@ -42,7 +42,6 @@ from studio.engine import Job, RunRecord, RunSpec
 from studio.gui.abundance_picker import AbundancePicker, format_vector
 from studio.gui.jobs import Services
 from studio.gui.live_curve import LiveCurvePlot
-from studio.gui.settings_dialog import data_folder
 from studio.gui.spectra_plot import SpectraPlot
 from studio.gui.workbench import Workbench, breakable, preview_main
 
@@ -515,12 +514,6 @@ class UnmixingWorkbench(Workbench):
         menu.exec(QtGui.QCursor.pos())
 
     # ===================================================================== dataset
-    def _start_folder(self) -> str:
-        return str(self.services.settings.value("unmixing/last_folder", data_folder(self.services.settings)))
-
-    def _remember_folder(self, path: str) -> None:
-        self.services.settings.setValue("unmixing/last_folder", os.path.dirname(os.path.abspath(path)))
-
     def open_spectra(self, path: str, mapping: dict[str, str] | None = None) -> Job:
         self._remember_folder(path)
         return self._load({"path": path, "mapping": mapping}, label=os.path.basename(path))

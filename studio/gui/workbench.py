@@ -16,6 +16,7 @@ workbench needs the same way, so no workbench writes it again:
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 import traceback
@@ -25,6 +26,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from studio.engine import Job, RunRecord, RunSpec
 from studio.gui.jobs import Services
+from studio.gui.settings_dialog import data_folder
 
 ERROR_COLOUR = "#e53935"
 WARNING_COLOUR = "#f39c12"
@@ -96,6 +98,16 @@ class Workbench(QtWidgets.QWidget):
 
     def job_ended(self, job: Job, role: str) -> None:
         """Called after a job of this workbench ended, whatever its status (after ``on_done``)."""
+
+    # ---------------------------------------------------------------- folders
+    def _start_folder(self) -> str:
+        """Where this workbench's file dialogs open: the folder last used here, else the data folder."""
+        return str(self.services.settings.value(f"{self.key}/last_folder", data_folder(self.services.settings)))
+
+    def _remember_folder(self, path: str) -> None:
+        """Remember the folder of an opened file (or the opened folder) for the next dialog."""
+        folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        self.services.settings.setValue(f"{self.key}/last_folder", folder)
 
     # ---------------------------------------------------------------- layout
     def lay_out_panels(self, left: QtWidgets.QWidget, centre: QtWidgets.QWidget, right: QtWidgets.QWidget,

@@ -370,13 +370,8 @@ class AudioWorkbench(Workbench):
         pl.addWidget(noise_box)
         pl.addWidget(model_box)
         pl.addWidget(self.status_widgets())
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(240)
-        self.left_panel = scroll
-        return scroll
+        self.left_panel = self.scroll_panel(panel, 240)
+        return self.left_panel
 
     def _build_centre(self) -> QtWidgets.QWidget:
         centre = QtWidgets.QWidget()
@@ -486,13 +481,8 @@ class AudioWorkbench(Workbench):
         self.results_note = QtWidgets.QLabel("No results yet: train a model, then Evaluate.")
         self.results_note.setWordWrap(True)
         rl.addWidget(self.results_note)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(250)
-        self.right_panel = scroll
-        return scroll
+        self.right_panel = self.scroll_panel(panel, 250)
+        return self.right_panel
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:

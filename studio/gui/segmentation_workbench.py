@@ -472,13 +472,8 @@ class SegmentationWorkbench(Workbench):
         pl.addWidget(data_box, 1)
         for w in (model_box, run_box, fix_box):
             pl.addWidget(w)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(230)
-        self.left_panel = scroll
-        return scroll
+        self.left_panel = self.scroll_panel(panel, 230)
+        return self.left_panel
 
     def _build_centre(self) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
@@ -519,13 +514,8 @@ class SegmentationWorkbench(Workbench):
         self.box_plot.setMinimumHeight(150)
         split.addWidget(self.box_plot)
         split.setSizes([260, 220, 220])
-        scroll = QtWidgets.QScrollArea()  # the curve's control row needs ~420 px; scroll when narrower
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(split)
-        scroll.setMinimumWidth(230)
-        self.right_panel = scroll
-        return scroll
+        self.right_panel = self.scroll_panel(split, 230)
+        return self.right_panel
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:

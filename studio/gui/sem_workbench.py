@@ -430,13 +430,8 @@ class SemWorkbench(Workbench):
         pl.addWidget(data_box, 1)
         pl.addWidget(model_box)
         pl.addWidget(actions)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(240)  # narrower windows get a scroll bar rather than clipped controls
-        self.left_panel = scroll
-        return scroll
+        self.left_panel = self.scroll_panel(panel, 240)
+        return self.left_panel
 
     def _build_centre(self) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
@@ -570,13 +565,8 @@ class SemWorkbench(Workbench):
         bl.addWidget(self.result_tabs, 1)
         split.addWidget(bottom)
         split.setSizes([330, 330])
-        scroll = QtWidgets.QScrollArea()  # the curve's control row needs ~420 px; scroll when narrower
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(split)
-        scroll.setMinimumWidth(250)
-        self.right_panel = scroll
-        return scroll
+        self.right_panel = self.scroll_panel(split, 250)
+        return self.right_panel
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:

@@ -349,13 +349,8 @@ class UnmixingWorkbench(Workbench):
         for w in (data_box, gen_box, aug_box, cnn_box, eval_box, actions):
             pl.addWidget(w)
         pl.addStretch(1)
-        scroll = QtWidgets.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(240)  # narrower windows get a scroll bar rather than clipped controls
-        self.left_panel = scroll
-        return scroll
+        self.left_panel = self.scroll_panel(panel, 240)
+        return self.left_panel
 
     def _build_centre(self) -> QtWidgets.QWidget:
         self.centre_tabs = QtWidgets.QTabWidget()
@@ -465,13 +460,8 @@ class UnmixingWorkbench(Workbench):
         self.results_note = QtWidgets.QLabel("No results yet: Evaluate all methods, or train a CNN.")
         self.results_note.setWordWrap(True)
         rl.addWidget(self.results_note)
-        scroll = QtWidgets.QScrollArea()  # the curve's control row needs ~420 px; scroll when narrower
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(250)
-        self.right_panel = scroll
-        return scroll
+        self.right_panel = self.scroll_panel(panel, 250)
+        return self.right_panel
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:

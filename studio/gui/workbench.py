@@ -110,6 +110,16 @@ class Workbench(QtWidgets.QWidget):
         self.services.settings.setValue(f"{self.key}/last_folder", folder)
 
     # ---------------------------------------------------------------- layout
+    @staticmethod
+    def scroll_panel(content: QtWidgets.QWidget, min_width: int) -> QtWidgets.QScrollArea:
+        """A side panel: ``content`` in a frameless scroll area, so a narrow window scrolls instead of clipping."""
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        scroll.setMinimumWidth(min_width)
+        return scroll
+
     def lay_out_panels(self, left: QtWidgets.QWidget, centre: QtWidgets.QWidget, right: QtWidgets.QWidget,
                        sizes: tuple[int, int, int]) -> None:
         """The three panels (inputs, views, metrics) in a splitter filling the workbench; the centre stretches."""

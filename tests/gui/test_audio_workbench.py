@@ -19,6 +19,7 @@ from studio.gui.audio_workbench import (MODEL_LABELS, NOISE_KINDS, SAMPLE_RATE, 
                                         AudioWorkbench, is_curve_metric, noise_label, parse_grid_metric,
                                         safe_name)
 from studio.gui.workbenches import find  # noqa: E402
+from tests.gui.workbench_helpers import idle, show_workbench  # noqa: E402
 
 WAIT = 60000
 
@@ -49,16 +50,8 @@ def tiny(tmp_path):
 @pytest.fixture
 def bench(qtbot, services, monkeypatch):
     monkeypatch.setattr(AudioWorkbench, "train_options", {"width": 0.25})  # a quarter of the paper's channels
-    wb = AudioWorkbench(services)
-    qtbot.addWidget(wb)
-    wb.resize(1400, 850)
-    wb.show()
-    services.mark_torch_ready()
-    return wb
+    return show_workbench(qtbot, services, AudioWorkbench)
 
-
-def idle(wb) -> bool:
-    return not wb.active_jobs()
 
 
 def open_tiny(qtbot, wb, root):

@@ -16,6 +16,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from studio.gui.mask_view import PREDICTED  # noqa: E402
 from studio.gui.segmentation_workbench import SegmentationWorkbench  # noqa: E402
 from studio.gui.workbenches import find  # noqa: E402
+from tests.gui.workbench_helpers import idle, show_workbench  # noqa: E402
 
 WAIT = 60_000
 
@@ -23,16 +24,8 @@ WAIT = 60_000
 @pytest.fixture
 def bench(qtbot, services, monkeypatch):
     monkeypatch.setattr(SegmentationWorkbench, "count_complexity", False)
-    wb = SegmentationWorkbench(services)
-    qtbot.addWidget(wb)
-    wb.resize(1400, 850)
-    wb.show()
-    services.mark_torch_ready()
-    return wb
+    return show_workbench(qtbot, services, SegmentationWorkbench)
 
-
-def idle(wb) -> bool:
-    return not wb.active_jobs()
 
 
 def open_tiny_sample(qtbot, wb) -> None:

@@ -16,6 +16,7 @@ from studio.engine.jobs import FINISHED  # noqa: E402
 from studio.gui import sem_workbench as sw  # noqa: E402
 from studio.gui.sem_workbench import SemWorkbench  # noqa: E402
 from studio.sem.synthetic import generate_dataset  # noqa: E402
+from tests.gui.workbench_helpers import idle, show_workbench  # noqa: E402
 
 TINY_SAMPLE = {"sample_images": (4, 4), "sample_size": 256, "sample_seed": 0}
 
@@ -36,16 +37,8 @@ def data_copy(sem_data, tmp_path) -> Path:
 @pytest.fixture
 def bench(qtbot, services, monkeypatch):
     monkeypatch.setattr(SemWorkbench, "sample_options", dict(TINY_SAMPLE))
-    wb = SemWorkbench(services)
-    qtbot.addWidget(wb)
-    wb.resize(1400, 850)
-    wb.show()
-    services.mark_torch_ready()
-    return wb
+    return show_workbench(qtbot, services, SemWorkbench)
 
-
-def idle(wb) -> bool:
-    return not wb.active_jobs()
 
 
 def load(qtbot, wb, path) -> None:

@@ -12,6 +12,7 @@ import scipy.io  # noqa: E402
 
 from studio.gui.unmixing_workbench import GENERATED, MEASURED, UnmixingWorkbench  # noqa: E402
 from studio.gui.workbenches import find  # noqa: E402
+from tests.gui.workbench_helpers import idle, show_workbench  # noqa: E402
 
 TINY = {"spectra_per_mixture": 12, "seed": 0}
 
@@ -19,16 +20,8 @@ TINY = {"spectra_per_mixture": 12, "seed": 0}
 @pytest.fixture
 def bench(qtbot, services, monkeypatch):
     monkeypatch.setattr(UnmixingWorkbench, "sample_options", dict(TINY))
-    wb = UnmixingWorkbench(services)
-    qtbot.addWidget(wb)
-    wb.resize(1400, 850)
-    wb.show()
-    services.mark_torch_ready()
-    return wb
+    return show_workbench(qtbot, services, UnmixingWorkbench)
 
-
-def idle(wb) -> bool:
-    return not wb.active_jobs()
 
 
 def open_sample(qtbot, wb, name="quartz-3"):

@@ -202,6 +202,7 @@ def _screenshot(app, window, services, path: str) -> int:
     # Closing must not wait on a "jobs still running" question nobody can answer (e.g. a workbench's
     # background count): running jobs are cancelled.
     os.environ["STUDIO_NO_CLOSE_PROMPT"] = "1"
+    window.save_layout_on_close = False  # an offscreen grab must not replace the user's window size
     result = {"code": 1}
 
     def grab() -> None:

@@ -32,6 +32,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle("Inspection Studio")
         self.setAcceptDrops(True)
         self.resize(1400, 880)
+        self.save_layout_on_close = True  # False for `studio --screenshot`: it must not change the saved layout
         self.workbenches: dict[str, Workbench] = {}
         self.start_page = None
 
@@ -382,8 +383,9 @@ class MainWindow(QtWidgets.QMainWindow):
             if answer != QtWidgets.QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        s = self.services.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
+        if self.save_layout_on_close:
+            s = self.services.settings
+            s.setValue("window/geometry", self.saveGeometry())
+            s.setValue("window/state", self.saveState())
         self.services.pool.shutdown(cancel=True, wait=True)
         event.accept()

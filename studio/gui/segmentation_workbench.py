@@ -465,6 +465,11 @@ class SegmentationWorkbench(Workbench):
         self.corrections_label = QtWidgets.QLabel()
         self.corrections_label.setWordWrap(True)
         fl.addWidget(self.corrections_label, 2, 0, 1, 2)
+        self.clear_corrections_button = QtWidgets.QPushButton("Clear corrections")
+        self.clear_corrections_button.setToolTip("Take the corrected masks out of the training set (their PNG files "
+                                                 "are kept)")
+        self.clear_corrections_button.clicked.connect(lambda: self.clear_corrections())
+        fl.addWidget(self.clear_corrections_button, 3, 0, 1, 2)
 
         panel = QtWidgets.QWidget()
         pl = QtWidgets.QVBoxLayout(panel)
@@ -735,7 +740,7 @@ class SegmentationWorkbench(Workbench):
         self.summary_label.setText(f"{kind}: <b>{breakable(Path(ds.root).name)}</b><br>{counts}"
                                    f"<br><small>{breakable(ds.summary())}</small>")
         self.summary_label.setToolTip(str(ds.root))
-        self._show_problems(list(ds.problems))
+        self._show_problems(list(ds.problems) + self._restore_corrections())
         self.set_status(f"Opened {ds.root}.")
         if self.shown_path not in self.items:
             first = next((self.items[p] for p, e in self.entries.items() if e.split in ("test", "val")), None)
@@ -1270,13 +1275,43 @@ class SegmentationWorkbench(Workbench):
             return None
         self.extra_samples = [s for s in self.extra_samples if s[0] != self.shown_path]
         self.extra_samples.append((self.shown_path, str(target)))
+        self._save_corrections_list()
         self.predictions[self.shown_path] = _pack(mask)
         self._update_corrections_label()
         self.show_message(f"Saved {target}. Retrain to train on {len(self.extra_samples)} corrected mask(s).", "info")
         self.update_buttons()
         return target
 
+    def _save_corrections_list(self) -> None:
+        from studio.segmentation import io
+
+        try:
+            io.write_corrections(self.corrections_folder(), self.extra_samples)
+        except OSError as exc:
+            self.show_message(f"Could not record the corrections list in {self.corrections_folder()}: {exc}", "error")
+
+    def _restore_corrections(self) -> list[str]:
+        """The corrections recorded for this dataset in an earlier session (their files must still exist)."""
+        from studio.segmentation import io
+
+        self.extra_samples, problems = io.read_corrections(self.corrections_folder())
+        self.extra_samples = [p for p in self.extra_samples if p[0] in self.entries]
+        self._update_corrections_label()
+        return problems
+
+    def clear_corrections(self) -> None:
+        """Take every corrected mask out of the training set (the PNG files stay in the corrections folder)."""
+        n = len(self.extra_samples)
+        self.extra_samples = []
+        self._save_corrections_list()
+        self._update_corrections_label()
+        self.update_buttons()
+        if n:
+            self.show_message(f"{n} corrected mask(s) taken out of the training set; their PNGs stay in "
+                              f"{self.corrections_folder()}.", "info")
+
     def _update_corrections_label(self) -> None:
+        self.clear_corrections_button.setEnabled(bool(self.extra_samples))
         n = len(self.extra_samples)
         self.corrections_label.setText(
             "Brush/eraser in the view (Ctrl+Z undoes), then Add to training set." if not n else

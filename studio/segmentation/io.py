@@ -45,6 +45,8 @@ missing, of a different size or with unexpected values becomes a line in
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -238,6 +240,48 @@ def write_mask_png(path, mask: np.ndarray) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.asarray(mask, dtype=bool).astype(np.uint8) * 255).save(path, optimize=False)
+
+
+CORRECTIONS_LIST = "corrections.json"
+
+
+def write_corrections(folder, pairs: list[tuple[str, str]]) -> Path:
+    """Record the (image, corrected mask) pairs of a corrections folder in ``corrections.json``.
+
+    The list is what Retrain trains on; keeping it beside the masks lets the
+    workbench restore it when the same dataset is opened again.  Written to a
+    temporary file first and then renamed, so a crash never leaves half a list.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / CORRECTIONS_LIST
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps([{"image": str(i), "mask": str(m)} for i, m in pairs], indent=1))
+    os.replace(tmp, target)
+    return target
+
+
+def read_corrections(folder) -> tuple[list[tuple[str, str]], list[str]]:
+    """The pairs recorded by :func:`write_corrections` whose two files still exist, and a message per dropped one.
+
+    A missing list is an empty one; an unreadable list is reported, never raised.
+    """
+    path = Path(folder) / CORRECTIONS_LIST
+    if not path.is_file():
+        return [], []
+    try:
+        rows = json.loads(path.read_text())
+        pairs = [(str(r["image"]), str(r["mask"])) for r in rows]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return [], [f"{path}: not a corrections list ({exc}); the corrected masks beside it are kept"]
+    kept, problems = [], []
+    for image, mask in pairs:
+        missing = [f for f in (image, mask) if not os.path.isfile(f)]
+        if missing:
+            problems.append(f"{path}: correction of {Path(image).name} dropped, {missing[0]} no longer exists")
+        else:
+            kept.append((image, mask))
+    return kept, problems
 
 
 def geo_tags(path) -> list[tuple]:

@@ -145,6 +145,17 @@ def test_open_sample_train_predict_correct_undo_retrain_evaluate_reopen(qtbot, b
     other.curve.flush()
     assert other.curve.series_keys()
 
+    # the corrections list survives a restart: opening the same dataset again restores it; Clear empties it
+    corrections = list(bench.extra_samples)
+    open_tiny_sample(qtbot, other)
+    assert other.extra_samples == corrections and "1 corrected mask" in other.corrections_label.text()
+    other.clear_corrections()
+    assert other.extra_samples == [] and Path(corrections[0][1]).is_file()
+    third = SegmentationWorkbench(services)
+    qtbot.addWidget(third)
+    open_tiny_sample(qtbot, third)
+    assert third.extra_samples == []
+
 
 def test_repeat_runs_fill_the_box_plot(qtbot, bench):
     open_tiny_sample(qtbot, bench)

@@ -118,3 +118,20 @@ def test_image_and_mask_folders_by_stem(tmp_path):
     assert list(ds.splits) == ["all"] and len(ds.splits["all"]) == 3
     with pytest.raises(SegInputError, match="no segmentation dataset"):
         load_dataset(tmp_path / "images")
+
+
+def test_corrections_list_round_trip_drops_missing_files_and_reports_a_bad_list(tmp_path):
+    from studio.segmentation.io import read_corrections, write_corrections
+
+    image, mask, gone = tmp_path / "a.png", tmp_path / "a_corrected.png", tmp_path / "b_corrected.png"
+    image.write_bytes(b"x")
+    mask.write_bytes(b"x")
+    folder = tmp_path / "corrections"
+    write_corrections(folder, [(str(image), str(mask)), (str(image), str(gone))])
+    pairs, problems = read_corrections(folder)
+    assert pairs == [(str(image), str(mask))]
+    assert len(problems) == 1 and str(gone) in problems[0]
+    assert read_corrections(tmp_path / "nowhere") == ([], [])
+    (folder / "corrections.json").write_text("{not json")
+    pairs, problems = read_corrections(folder)
+    assert pairs == [] and "not a corrections list" in problems[0]

@@ -72,6 +72,14 @@ def _emit_json(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, default=_json_default))
 
 
+def _refuse(args, message: str) -> int:
+    """Bad input found before a job starts: the message on stderr (and as JSON); exit 2."""
+    print(f"studio-cli: {message}", file=sys.stderr)
+    if args.json:
+        _emit_json({"status": "failed", "error": message})
+    return EXIT_USAGE
+
+
 def _json_default(obj: Any) -> Any:
     try:
         return float(obj)
@@ -85,8 +93,20 @@ def _resolve_device(pref: str) -> str:
     return resolve_device(pref)
 
 
+def _out(path):
+    """An output path for a job: the path on the process that writes, None on ranks > 0 under torchrun."""
+    from studio.engine.distributed import main_process_output
+
+    return main_process_output(path)
+
+
 def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=None, kind: str = "train"):
-    """Run one job in the foreground with a progress bar; returns (job, exit code)."""
+    """Run one job in the foreground with a progress bar; returns (job, exit code).
+
+    Ctrl+C cancels the job at its next ``ctx.check()`` and waits for it to stop (a
+    training keeps its last checkpoint); the exit code is then 130.  Under torchrun
+    only rank 0 records the run and draws the bar; output paths go through :func:`_out`.
+    """
     from studio.engine import JobPool, RunRegistry
     from studio.engine import distributed
 
@@ -186,8 +206,7 @@ def cmd_runs(args) -> int:
     try:
         run = reg.get(args.run_id)
     except KeyError as exc:
-        print(f"studio-cli: {exc.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
+        return _refuse(args, exc.args[0])
     if args.runs_cmd == "show":
         data = {"id": run.id, "workbench": run.workbench, "model": run.model, "status": run.status,
                 "device": run.device, "config": run.config, "final_metrics": run.final_metrics,
@@ -199,14 +218,21 @@ def cmd_runs(args) -> int:
         try:
             n = reg.export_metrics_csv(run.id, args.out if args.out != "-" else sys.stdout)
         except OSError as exc:
-            print(f"studio-cli: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            message = f"cannot write {args.out}: {exc.strerror or exc}"
+            print(f"studio-cli: {message}", file=sys.stderr)
+            if args.json:
+                _emit_json({"status": "failed", "error": message})
             return EXIT_FAILED
         if args.out != "-":
             print(f"wrote {n} metric points of run #{run.id} to {args.out}", file=sys.stderr)
+        if args.json:
+            _emit_json({"status": "done", "run_id": run.id, "points": n, "out": args.out})
         return EXIT_OK
     if args.runs_cmd == "delete":
         reg.delete_run(run.id, delete_files=args.files)
         print(f"deleted run #{run.id}" + (" and its files" if args.files else ""), file=sys.stderr)
+        if args.json:
+            _emit_json({"status": "done", "run_id": run.id, "deleted_files": bool(args.files)})
         return EXIT_OK
     return EXIT_USAGE
 
@@ -217,17 +243,20 @@ def cmd_sem(args) -> int:
 
     if args.sem_cmd == "train":
         overrides = {"iterations": args.iters} if args.iters else {"epochs": args.epochs}
-        overrides.update(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch, seed=args.seed)
+        overrides.update(optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch,
+                         seed=args.seed)
         cfg = sem.SemTrainConfig(data=None if args.sample else args.data, crop_bottom=args.crop_bottom,
                                  patch_mode=args.patches, depth=args.depth, fc40=not args.no_fc,
-                                 augment=not args.no_augment,
-                                 init_checkpoint=args.init, fit=sem.paper_fit_config(**overrides))
+                                 augment=not args.no_augment, init_checkpoint=args.init,
+                                 fit=sem.paper_fit_config(**overrides))
+        if args.share_threshold is not None:
+            cfg.share_threshold = args.share_threshold
         if args.sample_images:
             cfg.sample_images = (args.sample_images[0], args.sample_images[1])
         if args.sample_size:
             cfg.sample_size = args.sample_size
         job, code = run_job(sem.train_sem, cfg, args, name="SEM: train CNN", workbench=sem.WORKBENCH,
-                            run=RunSpec(sem.WORKBENCH, f"cnn{cfg.depth}{'+fc' if cfg.fc40 else ''}", cfg.to_dict(),
+                            run=RunSpec(sem.WORKBENCH, f"cnn{cfg.depth}{'-fc40' if cfg.fc40 else ''}", cfg.to_dict(),
                                         run_dir=args.out))
         out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
                "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
@@ -246,6 +275,11 @@ def cmd_sem(args) -> int:
         return code
 
     if args.sem_cmd == "predict":
+        from pathlib import Path
+
+        csv_path = _out(args.csv)
+        if csv_path and Path(csv_path).exists() and not args.overwrite:
+            return _refuse(args, f"{csv_path}: exists already; choose another name or pass --overwrite")
         cfg = sem.SemPredictConfig(model=args.model, images=args.images, crop_bottom=args.crop_bottom,
                                    share_threshold=args.share_threshold)
         job, code = run_job(sem.predict_sem, cfg, args, name="SEM: predict", workbench=sem.WORKBENCH, kind="task")
@@ -255,10 +289,16 @@ def cmd_sem(args) -> int:
                 _emit_json({"status": job.status, "error": job.error})
             return code
         preds = job.result
+        if csv_path:
+            try:
+                sem.predictions_csv(preds, csv_path)
+            except OSError as exc:
+                return _refuse(args, f"cannot write {csv_path}: {exc.strerror or exc}")
         rows = [{"path": p.path, "verdict": p.verdict, "defect_share": p.defect_share,
                  "probabilities": p.probabilities, **({"error": p.error} if p.error else {})} for p in preds.images]
         if args.json:
-            _emit_json({"predictions": rows, "share_threshold": preds.share_threshold})
+            _emit_json({"status": job.status, "predictions": rows, "share_threshold": preds.share_threshold,
+                        **({"csv": str(csv_path)} if csv_path else {})})
         else:
             for r in rows:
                 if "error" in r:
@@ -271,6 +311,8 @@ def cmd_sem(args) -> int:
 
 
 def cmd_unmix(args) -> int:
+    from pathlib import Path
+
     import numpy as np
 
     from studio.engine import RunSpec
@@ -280,9 +322,10 @@ def cmd_unmix(args) -> int:
         if job.error and not args.json:
             print(f"studio-cli: {job.error}", file=sys.stderr)
 
-    if args.unmix_cmd in ("fcls", "elmm"):
-        cfg = um.UnmixConfig(spectra=args.spectra, endmembers=args.endmembers, method=args.unmix_cmd,
-                             cube=args.cube, out=args.out, overwrite=args.overwrite)
+    if args.unmix_cmd in um.METHODS:
+        cfg = um.UnmixConfig(spectra=args.spectra, endmembers=getattr(args, "endmembers", None),
+                             method=args.unmix_cmd, model=getattr(args, "model", None), cube=args.cube,
+                             out=_out(args.out), overwrite=args.overwrite)
         job, code = run_job(um.unmix_job, cfg, args, name=f"Unmixing: {args.unmix_cmd.upper()}",
                             workbench=um.WORKBENCH, kind="task")
         out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
@@ -302,8 +345,13 @@ def cmd_unmix(args) -> int:
         return code
 
     if args.unmix_cmd == "augment":
+        from studio.unmixing.augmentation import MomentTrainConfig
+
         cfg = um.AugmentConfig(dataset=args.dataset, split=args.split, epochs_scale=args.epochs_scale,
-                               strategy=args.strategy, step=args.step, n_per_vector=args.n_per_vector, out=args.out,
+                               mean_epochs=args.mean_epochs, cov_epochs=args.cov_epochs,
+                               moments=MomentTrainConfig(lr=args.lr),
+                               strategy=None if args.strategy == "none" else args.strategy, step=args.step,
+                               n_per_vector=args.n_per_vector, out=_out(args.out),
                                spectra_per_mixture=args.spectra_per_mixture)
         job, code = run_job(um.train_augmenter_job, cfg, args, name="Unmixing: train augmenter",
                             workbench=um.WORKBENCH, run=RunSpec(um.WORKBENCH, "gp-augmenter", cfg.to_dict()))
@@ -324,7 +372,53 @@ def cmd_unmix(args) -> int:
             _emit_json(out)
         return code
 
+    if args.unmix_cmd == "generate":
+        cfg = um.GenerateConfig(augmenter=args.augmenter, step=None if args.abundances else args.step,
+                                abundances=args.abundances, strategy=args.strategy, n_per_vector=args.n_per_vector,
+                                seed=args.seed, out=_out(args.out), overwrite=args.overwrite)
+        job, code = run_job(um.generate_job, cfg, args, name=f"Unmixing: generate ({cfg.strategy})",
+                            workbench=um.WORKBENCH, kind="task")
+        out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
+        if job.result is not None:
+            out.update({k: job.result[k] for k in ("vectors", "spectra", "out") if k in job.result})
+            if not args.json:
+                print(f"{out['spectra']} spectra for {out['vectors']} abundance vectors"
+                      + (f" -> {out['out']}" if out.get("out") else ""))
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.unmix_cmd == "train-cnn":
+        cfg = um.CnnTrainConfig(dataset=args.dataset, split=args.split, spectra_per_mixture=args.spectra_per_mixture,
+                                augmentation=args.augmentation, step=args.step, augmenter=args.augmenter,
+                                n_per_vector=args.n_per_vector, epochs=args.epochs, epochs_scale=args.epochs_scale,
+                                cnn=um.CnnFitSettings(batch_size=args.batch, lr=args.lr, seed=args.seed))
+        job, code = run_job(um.train_cnn_job, cfg, args, name=f"Unmixing: train 1D-CNN ({args.augmentation})",
+                            workbench=um.WORKBENCH,
+                            run=RunSpec(um.WORKBENCH, f"cnn1d-{args.augmentation}", cfg.to_dict(), run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            out.update({"dataset": job.result["dataset"], "metrics": job.result["metrics"],
+                        "checkpoint": job.run.checkpoint if job.run else None})
+            if not args.json:
+                for k, v in job.result["metrics"].items():
+                    print(f"{k:>18}: {v}")
+                if job.run is not None:
+                    print(f"model saved in {job.run.dir}")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
     if args.unmix_cmd == "evaluate":
+        csv_path = _out(args.csv)
+        if csv_path and Path(csv_path).exists() and not args.overwrite:
+            return _refuse(args, f"{csv_path}: exists already; choose another name or pass --overwrite")
         cfg = um.EvaluateConfig(datasets=args.dataset, split=args.split, epochs_scale=args.epochs_scale,
                                 steps=args.steps, n_per_vector=args.n_per_vector, elmm=not args.no_elmm,
                                 spectra_per_mixture=args.spectra_per_mixture,
@@ -338,6 +432,9 @@ def cmd_unmix(args) -> int:
             out.update({"epochs_scale": r["epochs_scale"], "checks": r["checks"],
                         "datasets": {n: {k: d[k] for k in ("rows", "delta_gamn", "epochs", "steps", "seconds")}
                                      for n, d in r["datasets"].items()}})
+            if csv_path:
+                um.results_csv(um.results_table(r), csv_path)
+                out["csv"] = str(csv_path)
             if not args.json:
                 print(r["table"])
                 for name, checks in r["checks"].items():
@@ -425,6 +522,34 @@ def cmd_batch(args) -> int:
     return code
 
 
+def add_seg_train_arguments(q: argparse.ArgumentParser, common, variants) -> None:
+    """The options of ``seg train`` and ``seg repeat`` (a SegTrainConfig)."""
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="Massachusetts layout (train/ val/ test/ + *_labels/) or images/ + masks/")
+    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
+    q.add_argument("--sample-preset", choices=("small", "paper", "tiny"), default="small",
+                   help="sample size: small 24/4/6 of 500x500, paper 137/4/10 of 1500x1500")
+    q.add_argument("--variant", choices=variants, default="baseline")
+    q.add_argument("--alphas", help="alpha_1..alpha_4, comma separated (default: the variant's)")
+    q.add_argument("--betas", help="beta_1..beta_4, comma separated (default: the variant's)")
+    q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
+                   help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
+    q.add_argument("--preset", choices=("quick", "paper"), default="quick",
+                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
+    q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")
+    q.add_argument("--base-width", type=int, help="channels of the first level (32 = Table I's network)")
+    q.add_argument("--val-every", type=int, help="iterations between validations")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
+    q.add_argument("--extra", nargs=2, action="append", metavar=("IMAGE", "MASK"),
+                   help="a corrected mask (PNG) for an image, trained on with the dataset (as the GUI's Retrain "
+                        "with corrections); repeatable")
+    q.add_argument("--out", required=True, help="run folder for the checkpoint(s) and results")
+
+
 def add_batch_parser(sub) -> None:
     p = sub.add_parser("batch", help="run the jobs listed in a TOML file (docs/batch.md), each recorded as a run")
     p.add_argument("jobs", help="the job file, e.g. JOBS.toml")
@@ -477,12 +602,19 @@ def cmd_audio(args) -> int:
         return code
 
     if args.audio_cmd == "evaluate":
+        try:
+            kind = au.checkpoint_kind(args.model)  # the run is named eval-<kind>, as the GUI names it
+        except (ValueError, OSError) as exc:
+            return _refuse(args, str(exc))
         cfg = au.AudioEvalConfig(model=args.model, data=args.data, seed=args.seed,
                                  noises=tuple(args.noise) if args.noise else au.NOISE_TYPES,
                                  snrs=tuple(int(s) if float(s).is_integer() else float(s) for s in args.snr)
                                  if args.snr else au.PAPER_SNRS)
         job, code = run_job(au.evaluate_audio, cfg, args, name="Audio: evaluate", workbench=au.WORKBENCH,
-                            run=RunSpec(au.WORKBENCH, "evaluate", cfg.to_dict(), run_dir=args.out))
+                            run=RunSpec(au.WORKBENCH, f"eval-{kind}",
+                                        {**cfg.to_dict(), "label": f"{au.MODEL_LABELS[kind]} · "
+                                                                    f"{Path(args.model).name}"},
+                                        run_dir=args.out))
         out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
                "seconds": round(job.elapsed(), 2)}
         if job.result is not None:
@@ -499,6 +631,31 @@ def cmd_audio(args) -> int:
             fail(job)
         if args.json:
             _emit_json(out)
+        return code
+
+    if args.audio_cmd == "enhance":
+        cfg = au.EnhanceConfig(models=args.model, file=args.file, segment=args.segment, noise=args.noise,
+                               snr=args.snr, seed=args.seed, out=_out(args.out), overwrite=args.overwrite)
+        job, code = run_job(au.enhance_clip, cfg, args, name="Audio: enhance one clip", workbench=au.WORKBENCH,
+                            kind="task")
+        if job.result is None:
+            fail(job)
+            if args.json:
+                _emit_json({"status": job.status, "error": job.error})
+            return code
+        r = job.result
+        if args.json:
+            _emit_json({"status": job.status, **r})
+        else:
+            def top(probs):
+                return ", ".join(f"{k} {v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])[:3])
+
+            noise = "clean" if r["snr_db"] is None else f"{r['noise']} at {r['snr_db']:g} dB"
+            print(f"{r['file']} [segment {r['segment']}], {noise}: noisy input → {top(r['noisy_probs'])}")
+            for label, d in r["models"].items():
+                print(f"  {label}: {top(d['probs'])}")
+            for path in r["outputs"]:
+                print(f"wrote {path}")
         return code
 
     if args.audio_cmd == "classify":
@@ -526,6 +683,8 @@ def cmd_audio(args) -> int:
 
 
 def cmd_seg(args) -> int:
+    from pathlib import Path
+
     from studio.engine import RunSpec
     from studio.segmentation import jobs as seg
 
@@ -533,7 +692,7 @@ def cmd_seg(args) -> int:
         if job.error and not args.json:
             print(f"studio-cli: {job.error}", file=sys.stderr)
 
-    if args.seg_cmd == "train":
+    if args.seg_cmd in ("train", "repeat"):
         def floats(text):
             return [float(v) for v in text.split(",")] if text else None
 
@@ -542,10 +701,45 @@ def cmd_seg(args) -> int:
                                      variant=args.variant, alphas=floats(args.alphas), betas=floats(args.betas),
                                      bn_init=args.bn_init, preset=args.preset, iters=args.iters, batch=args.batch,
                                      lr=args.lr, base_width=args.base_width, val_every=args.val_every,
-                                     init_checkpoint=args.init, seed=args.seed)
+                                     init_checkpoint=args.init, seed=args.seed,
+                                     extra_samples=[tuple(pair) for pair in args.extra or []])
         except ValueError as exc:
-            print(f"studio-cli: --alphas/--betas: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return _refuse(args, f"--alphas/--betas: {exc}")
+        for image, mask in cfg.extra_samples:
+            for path in (image, mask):
+                if not Path(path).is_file():
+                    return _refuse(args, f"{path}: no such file (--extra IMAGE MASK)")
+
+    if args.seg_cmd == "repeat":
+        import dataclasses
+
+        from studio.segmentation.metrics import box_plot_stats
+
+        rcfg = seg.RepeatConfig(train=cfg, runs=args.runs)
+        job, code = run_job(seg.repeat_runs, rcfg, args, name=f"Segmentation: repeat {args.variant} × {args.runs}",
+                            workbench=seg.WORKBENCH,
+                            run=RunSpec(seg.WORKBENCH, f"{args.variant}-repeat", dataclasses.asdict(rcfg),
+                                        run_dir=args.out))
+        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+               "seconds": round(job.elapsed(), 2)}
+        if job.result is not None:
+            rows = job.result
+            out.update({"runs": rows, "box": box_plot_stats([r.get("miou", float("nan")) for r in rows]),
+                        "metrics": dict(job.run.final_metrics) if job.run else {}})
+            if not args.json:
+                for r in rows:
+                    print(f"run {r['run']:>2} (seed {r['seed']}): mIoU {r.get('miou', float('nan')):.4f}")
+                b = out["box"]
+                print(f"{args.variant}: median mIoU {b['median']:.4f} (IQR {b['q1']:.4f}–{b['q3']:.4f}) over "
+                      f"{len(rows)} runs")
+        else:
+            fail(job)
+        if args.json:
+            _emit_json(out)
+        return code
+
+    if args.seg_cmd == "train":
         job, code = run_job(seg.train_segmentation, cfg, args, name=f"Segmentation: train {args.variant}",
                             workbench=seg.WORKBENCH,
                             run=RunSpec(seg.WORKBENCH, args.variant, cfg.to_dict(), run_dir=args.out))
@@ -568,7 +762,7 @@ def cmd_seg(args) -> int:
         return code
 
     if args.seg_cmd == "predict":
-        cfg = seg.SegPredictConfig(model=args.model, images=args.images, out_dir=args.out, masks=None,
+        cfg = seg.SegPredictConfig(model=args.model, images=args.images, out_dir=_out(args.out), masks=None,
                                    tile=args.tile, overlap=args.overlap, batch=args.batch,
                                    threshold=args.threshold, overwrite=args.overwrite)
         job, code = run_job(seg.predict_segmentation, cfg, args, name="Segmentation: predict",
@@ -667,8 +861,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no random 90° rotations / mirroring of training patches (the paper has none)")
     q.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
     q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--weight-decay", type=float, default=1e-4)
     q.add_argument("--batch", type=int, default=32)
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--share-threshold", type=float, default=None,
+                   help="share of defective patches above which an image is defective, stored with the model "
+                        "(default 0.125)")
     q.add_argument("--crop-bottom", type=int, default=0, help="rows of info bar to cut from the bottom")
     q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
     q.add_argument("--sample-images", type=int, nargs=2, metavar=("HNF", "NHNF"), help=argparse.SUPPRESS)
@@ -681,15 +879,22 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--crop-bottom", type=int, default=None)
     q.add_argument("--share-threshold", type=float, default=None,
                    help="share of defective patches above which an image is defective (default: the model's)")
+    q.add_argument("--csv", help="also write the per-image predictions as CSV (as the GUI's Export)")
+    q.add_argument("--overwrite", action="store_true", help="replace --csv when it exists")
     p.set_defaults(func=cmd_sem)
 
     p = sub.add_parser("unmix", help="Spectral Unmixing: FCLS/ELMM, GP-inspired augmentation, the paper-000 table")
     usub = p.add_subparsers(dest="unmix_cmd", required=True)
-    for method in ("fcls", "elmm"):
-        q = usub.add_parser(method, help=f"{method.upper()} abundances of every spectrum (or pixel with --cube)")
+    method_help = {"fcls": "FCLS (eqs. 1-4)", "elmm": "ELMM (eq. 5)", "ls": "unconstrained least-squares",
+                   "nnls": "non-negative least-squares", "cnn": "a trained 1D-CNN's (section 4.3)"}
+    for method in ("fcls", "elmm", "ls", "nnls", "cnn"):
+        q = usub.add_parser(method, help=f"{method_help[method]} abundances of every spectrum (or pixel with --cube)")
         common(q)
         q.add_argument("--spectra", required=True, help="spectra file (.csv/.npy/.npz/.mat/.h5) or a cube with --cube")
-        q.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
+        if method == "cnn":
+            q.add_argument("--model", required=True, help="a run folder of unmix train-cnn or a cnn checkpoint")
+        else:
+            q.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
         q.add_argument("--cube", action="store_true", help="--spectra is an image cube (ENVI/.npy/.mat/.h5)")
         q.add_argument("--out", help="write the abundances (.csv/.npy; maps .npy/.tif for a cube)")
         q.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
@@ -697,11 +902,41 @@ def build_parser() -> argparse.ArgumentParser:
     q = usub.add_parser("augment", help="train N_m/N_k (section 3) and write generated spectra + checkpoints")
     common(q)
     q.add_argument("--dataset", required=True, help=datasets)
-    q.add_argument("--strategy", choices=("normal", "mean"), default="normal")
+    q.add_argument("--strategy", choices=("normal", "mean", "none"), default="normal",
+                   help="generate after training (none: train N_m, N_k only, as the GUI's Train generator)")
     q.add_argument("--step", type=float, default=0.1, help="grid step s of the new abundance vectors")
     q.add_argument("--n-per-vector", type=int, default=400, help="spectra generated per new vector")
     q.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies the paper's 2000/3000/4000 epochs")
+    q.add_argument("--mean-epochs", type=int, help="epochs of N_m (default: the paper's, times --epochs-scale)")
+    q.add_argument("--cov-epochs", type=int, help="epochs of N_k (default: the paper's, times --epochs-scale)")
+    q.add_argument("--lr", type=float, default=0.01, help="learning rate of N_m and N_k")
     q.add_argument("--out", required=True, help="folder for augmenter.* checkpoints and generated.npz")
+    q = usub.add_parser("generate", help="spectra for new abundance vectors from a trained augmenter (section 3.3)")
+    common(q)
+    q.add_argument("--augmenter", required=True, help="run folder of unmix augment (augmenter.*) or its checkpoint")
+    vectors = q.add_mutually_exclusive_group()
+    vectors.add_argument("--step", type=float, default=0.1, help="every grid vector of step s not in training")
+    vectors.add_argument("--abundances", help="or a .csv/.npy file of abundance vectors (K x P)")
+    q.add_argument("--strategy", choices=("normal", "mean"), default="normal")
+    q.add_argument("--n-per-vector", type=int, default=400, help="spectra generated per vector")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", required=True, help="file for the spectra: .npz, .csv (abundances, then bands) or .npy")
+    q.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
+    q = usub.add_parser("train-cnn", help="the section-4.3 1D-CNN on the original or augmented training set")
+    common(q)
+    q.add_argument("--dataset", required=True, help=datasets)
+    q.add_argument("--augmentation", choices=("none", "normal", "mean"), default="none",
+                   help="train on the original set, or add spectra generated for the grid of step --step")
+    q.add_argument("--augmenter", help="run folder of unmix augment (default: train one first, paper epochs × "
+                                       "--epochs-scale)")
+    q.add_argument("--step", type=float, default=0.1, help="grid step s of the augmentation")
+    q.add_argument("--n-per-vector", type=int, default=400, help="generated spectra per new grid vector")
+    q.add_argument("--epochs", type=int, help="CNN epochs (default: the paper's, times --epochs-scale)")
+    q.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies the paper's epochs")
+    q.add_argument("--batch", type=int, default=128)
+    q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="run folder for cnn.* (default: a new folder under the Studio home)")
     q = usub.add_parser("evaluate", help="Δ_RMSE and Δ_GAMN of FCLS, ELMM and the CNN with/without augmentation")
     common(q)
     q.add_argument("--dataset", required=True, nargs="+", help=datasets)
@@ -711,7 +946,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--gamn-per-vector", type=int, default=400, help="generated spectra per test vector for Δ_GAMN")
     q.add_argument("--no-elmm", action="store_true", help="skip the ELMM row")
     q.add_argument("--out", help="run folder for checkpoints and evaluation.json")
-    for q in (usub.choices["augment"], usub.choices["evaluate"]):
+    q.add_argument("--csv", help="also write the results table (methods x Δ_RMSE/Δ_GAMN per dataset) as CSV")
+    q.add_argument("--overwrite", action="store_true", help="replace --csv when it exists")
+    for q in (usub.choices["augment"], usub.choices["evaluate"], usub.choices["train-cnn"]):
         q.add_argument("--split", default="auto", help="split rule: auto or the sample whose rule applies")
         q.add_argument("--spectra-per-mixture", type=int, default=400, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_unmix)
@@ -743,6 +980,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", help="dataset folder (default: the one the model was trained on)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", help="run folder for evaluation.json and grid.csv")
+    q = asub.add_parser("enhance", help="Fig. 3 for one recording: mel features, masks, enhanced features and "
+                                        "class probabilities at a noise and SNR (.npy with --out)")
+    common(q)
+    q.add_argument("--model", required=True, action="append",
+                   help="a run folder or checkpoint (CNN-FC or an enhancer); repeat to compare models")
+    q.add_argument("file", help="a recording (WAV, FLAC, OGG)")
+    q.add_argument("--segment", type=int, default=0, help="which 4 s window of the file (0 = the first)")
+    q.add_argument("--noise", default="pink", help="white, pink, brown, babble, factory, a noise file, or none")
+    q.add_argument("--snr", type=float, default=5.0, help="SNR in dB")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="folder for clean.npy, noisy.npy and <model>-mask.npy / <model>-enhanced.npy")
+    q.add_argument("--overwrite", action="store_true", help="replace files in --out")
     q = asub.add_parser("classify", help="class and probabilities of every 4 s window of each file")
     common(q)
     q.add_argument("--model", required=True, help="a run folder or a checkpoint")
@@ -753,28 +1002,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("seg", help="Building Segmentation: residual U-Net with the weight mechanism (paper 002)")
     gsub = p.add_subparsers(dest="seg_cmd", required=True)
-    q = gsub.add_parser("train", help="train a variant on a dataset folder or the sample dataset")
-    common(q)
-    src = q.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", help="Massachusetts layout (train/ val/ test/ + *_labels/) or images/ + masks/")
-    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
-    q.add_argument("--sample-preset", choices=("small", "paper", "tiny"), default="small",
-                   help="sample size: small 24/4/6 of 500x500, paper 137/4/10 of 1500x1500")
-    q.add_argument("--variant", choices=SEG_VARIANTS, default="baseline")
-    q.add_argument("--alphas", help="alpha_1..alpha_4, comma separated (default: the variant's)")
-    q.add_argument("--betas", help="beta_1..beta_4, comma separated (default: the variant's)")
-    q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
-                   help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
-    q.add_argument("--preset", choices=("quick", "paper"), default="quick",
-                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
-    q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
-    q.add_argument("--batch", type=int, default=16)
-    q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")
-    q.add_argument("--base-width", type=int, help="channels of the first level (32 = Table I's network)")
-    q.add_argument("--val-every", type=int, help="iterations between validations")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
-    q.add_argument("--out", required=True, help="run folder for the checkpoint and results")
+    for action in ("train", "repeat"):
+        q = gsub.add_parser(action, help="train a variant on a dataset folder or the sample dataset" if action ==
+                            "train" else "train a variant --runs times with seeds seed, seed+1, … (the box plot, "
+                                         "Figs. 4, 6, 9)")
+        add_seg_train_arguments(q, common, SEG_VARIANTS)
+    q = gsub.choices["repeat"]
+    q.add_argument("--runs", type=int, default=10, help="number of trainings (the paper repeats 10)")
     q = gsub.add_parser("predict", help="building masks of images (PNG, and GeoTIFF for GeoTIFF inputs)")
     common(q)
     q.add_argument("--model", required=True, help="a run folder (from seg train --out) or a checkpoint")

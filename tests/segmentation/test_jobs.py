@@ -84,6 +84,29 @@ def test_cli_train_predict_evaluate(tiny_data, tmp_path, capsys):
     assert out["miou"] == pytest.approx(trained["test/miou"], abs=1e-6)
 
 
+def test_cli_repeat_runs_with_a_corrected_mask(tiny_data, tmp_path, capsys):
+    """The box plot's repeated runs and Retrain with corrected masks, headless."""
+    image = tiny_data / "train" / "scene_0000.png"
+    corrected = tmp_path / "corrected.png"
+    Image.fromarray(np.zeros((160, 160), np.uint8)).save(corrected)
+    code = cli(["seg", "repeat", "--data", str(tiny_data), "--iters", "1", *TINY_TRAIN[2:], "--runs", "2",
+                "--extra", str(image), str(corrected), "--out", str(tmp_path / "rep"), "--json"])
+    out = last_json(capsys)
+    assert code == 0, out
+    assert [r["seed"] for r in out["runs"]] == [0, 1] and out["box"]["n"] == 2
+    run = RunRegistry().get(out["run_id"])
+    assert run.model == "baseline-repeat" and run.config["runs"] == 2  # as the GUI records it
+    assert run.config["train"]["extra_samples"] == [[str(image), str(corrected)]]
+    assert run.final_metrics["repeat/runs"] == 2
+    saved = json.loads((tmp_path / "rep" / "repeats.json").read_text())
+    assert [r["miou"] for r in saved["runs"]] == [r["miou"] for r in out["runs"]]
+    meta = json.loads((tmp_path / "rep" / "run02" / "model.json").read_text())
+    assert meta["extra"]["extra_samples"] == 1 and meta["extra"]["seed"] == 1
+    code = cli(["seg", "repeat", "--data", str(tiny_data), *TINY_TRAIN, "--runs", "1", "--extra", str(image),
+                str(tmp_path / "missing.png"), "--out", str(tmp_path / "rep2")])
+    assert code == 2 and "missing.png" in capsys.readouterr().err
+
+
 def test_cli_bad_inputs_exit_2_naming_the_file(tiny_data, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -761,6 +761,29 @@ def cmd_seg(args) -> int:
             _emit_json(out)
         return code
 
+    if args.seg_cmd == "variants":
+        from studio.segmentation.models import default_weights
+
+        rows = []
+        for variant in args.variant or seg.VARIANTS:
+            job, code = run_job(seg.complexity_job, variant, args, name=f"Segmentation: count {variant}",
+                                workbench=seg.WORKBENCH, kind="task")
+            if job.status != "done":
+                fail(job)
+                if args.json:
+                    _emit_json({"status": job.status, "error": job.error, "variants": rows})
+                return code
+            alphas, betas = default_weights(variant)
+            rows.append({"variant": variant, "alphas": alphas, "betas": betas, "params": job.result[0],
+                         "gflops": job.result[1]})
+            if not args.json:
+                print(f"{variant:>10}: {job.result[0] / 1e6:6.2f} M parameters, {job.result[1]:6.2f} GFLOPs at "
+                      f"{seg.TILE}x{seg.TILE} (α {'/'.join(f'{a:g}' for a in alphas)}, "
+                      f"β {'/'.join(f'{b:g}' for b in betas)})")
+        if args.json:
+            _emit_json({"status": "done", "variants": rows})
+        return EXIT_OK
+
     if args.seg_cmd == "predict":
         cfg = seg.SegPredictConfig(model=args.model, images=args.images, out_dir=_out(args.out), masks=None,
                                    tile=args.tile, overlap=args.overlap, batch=args.batch,
@@ -1009,6 +1032,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_seg_train_arguments(q, common, SEG_VARIANTS)
     q = gsub.choices["repeat"]
     q.add_argument("--runs", type=int, default=10, help="number of trainings (the paper repeats 10)")
+    q = gsub.add_parser("variants", help="parameters and GFLOPs of each variant's Table I network (the "
+                                         "comparison table's last columns)")
+    common(q)
+    q.add_argument("--variant", choices=SEG_VARIANTS, action="append", help="only this variant (repeatable)")
     q = gsub.add_parser("predict", help="building masks of images (PNG, and GeoTIFF for GeoTIFF inputs)")
     common(q)
     q.add_argument("--model", required=True, help="a run folder (from seg train --out) or a checkpoint")

@@ -531,6 +531,18 @@ def repeat_runs(ctx, cfg: RepeatConfig) -> list[dict]:
     return out
 
 
+def complexity_job(ctx, variant: str) -> tuple[int, float]:
+    """Parameters and GFLOPs at 250 × 250 of one variant's Table I network (the table's last two columns)."""
+    if variant not in VARIANTS:
+        raise UserError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    from studio.segmentation import models  # looked up at call time (tests replace the counter)
+
+    ctx.progress(0, 1, f"counting {variant}")
+    params, gflops = models.model_complexity(models.build_model(variant), size=TILE)
+    ctx.progress(1, 1, "done")
+    return int(params), float(gflops)
+
+
 # ---------------------------------------------------------------- inference
 def _outputs_for(image: Path, out_dir: Path) -> tuple[Path, Path | None]:
     png = out_dir / f"{image.stem}_mask.png"

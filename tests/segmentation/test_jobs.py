@@ -107,6 +107,15 @@ def test_cli_repeat_runs_with_a_corrected_mask(tiny_data, tmp_path, capsys):
     assert code == 2 and "missing.png" in capsys.readouterr().err
 
 
+def test_cli_variants_counts_table_1_networks(capsys):
+    assert cli(["seg", "variants", "--variant", "baseline", "--variant", "alpha0.1", "--json", "-q",
+                "--device", "cpu"]) == 0
+    rows = {r["variant"]: r for r in last_json(capsys)["variants"]}
+    assert rows["baseline"]["params"] == pytest.approx(5.11e6, rel=0.01)  # Table I: 5.11 M
+    assert rows["alpha0.1"]["params"] == rows["baseline"]["params"] + 4  # Table I's "+4": the α_i constants
+    assert rows["alpha0.1"]["alphas"] == [0.1] * 4 and rows["baseline"]["gflops"] > 0
+
+
 def test_cli_bad_inputs_exit_2_naming_the_file(tiny_data, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

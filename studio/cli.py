@@ -325,7 +325,8 @@ def cmd_unmix(args) -> int:
     if args.unmix_cmd in um.METHODS:
         cfg = um.UnmixConfig(spectra=args.spectra, endmembers=getattr(args, "endmembers", None),
                              method=args.unmix_cmd, model=getattr(args, "model", None), cube=args.cube,
-                             out=_out(args.out), overwrite=args.overwrite)
+                             out=_out(args.out), overwrite=args.overwrite,
+                             endmember_pixels=getattr(args, "pixel", None))
         job, code = run_job(um.unmix_job, cfg, args, name=f"Unmixing: {args.unmix_cmd.upper()}",
                             workbench=um.WORKBENCH, kind="task")
         out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
@@ -917,7 +918,10 @@ def build_parser() -> argparse.ArgumentParser:
         if method == "cnn":
             q.add_argument("--model", required=True, help="a run folder of unmix train-cnn or a cnn checkpoint")
         else:
-            q.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
+            src = q.add_mutually_exclusive_group()
+            src.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
+            src.add_argument("--pixel", type=int, nargs=2, action="append", metavar=("ROW", "COL"),
+                             help="with --cube: a pixel whose spectrum is an endmember (repeat per material)")
         q.add_argument("--cube", action="store_true", help="--spectra is an image cube (ENVI/.npy/.mat/.h5)")
         q.add_argument("--out", help="write the abundances (.csv/.npy; maps .npy/.tif for a cube)")
         q.add_argument("--overwrite", action="store_true", help="replace --out when it exists")

@@ -795,8 +795,9 @@ class UnmixingWorkbench(Workbench):
         if self.cube is None or not self.picked_pixels:
             self.show_message("Click a pixel, then 'Use pixel as endmember'; repeat for each material.", "info")
             return
-        self.endmembers = np.stack([self.cube.data[r, c] for r, c in self.picked_pixels], axis=1).astype(np.float64)
-        self.endmember_names = [f"pixel ({r}, {c})" for r, c in self.picked_pixels]
+        from studio.unmixing.jobs import pixel_endmembers
+
+        self.endmembers, self.endmember_names = pixel_endmembers(self.cube.data, self.picked_pixels, self.cube.name)
         self.endmember_source = "picked pixels"
         self._describe_cube()
         self.update_buttons()

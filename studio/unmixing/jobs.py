@@ -259,9 +259,21 @@ class UnmixConfig:
     out: str | None = None  # .csv/.npy abundances (spectra), .npy/.tif maps (cube)
     overwrite: bool = False  # an existing ``out`` is an error unless this is set
     elmm_max_iter: int = 200
+    endmember_pixels: list[tuple[int, int]] | None = None  # cube only: pixels (row, col) whose spectra are the endmembers
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def pixel_endmembers(cube: np.ndarray, pixels, source: str = "cube") -> tuple[np.ndarray, list[str]]:
+    """Endmembers ``(L, P)`` from the spectra of picked pixels ``(row, col)`` of a cube ``(rows, cols, L)``."""
+    rows, cols = cube.shape[:2]
+    bad = [(r, c) for r, c in pixels if not (0 <= r < rows and 0 <= c < cols)]
+    if bad or not len(pixels):
+        raise UserError(f"{source}: " + (f"pixel {bad[0]} is outside the {rows}×{cols} cube" if bad
+                                          else "no pixel given for the endmembers"))
+    E = np.stack([cube[r, c] for r, c in pixels], axis=1).astype(np.float64)
+    return E, [f"pixel ({r}, {c})" for r, c in pixels]
 
 
 def write_abundances(path: str | Path, A: np.ndarray, materials: list[str]) -> Path:
@@ -345,7 +357,11 @@ def unmix_job(ctx, cfg: UnmixConfig) -> dict[str, Any]:
     ctx.check()
     E, materials = None, None
     if cfg.method != "cnn":
-        if cfg.endmembers:
+        if cfg.endmember_pixels:
+            if not cfg.cube:
+                raise UserError("endmembers from pixels need a cube (--cube)")
+            E, materials = pixel_endmembers(cube.data, cfg.endmember_pixels, src)
+        elif cfg.endmembers:
             E, materials = uio.load_endmembers(cfg.endmembers)
             uio.check_compatible(Y.shape[1], E, cfg.endmembers)
         elif cfg.cube:

@@ -61,6 +61,23 @@ def test_unmix_ls_and_nnls(tiny_files, capsys):
         assert np.allclose(np.loadtxt(out, delimiter=",", skiprows=1), A, atol=1e-4)
 
 
+def test_unmix_a_cube_with_picked_pixels_as_endmembers(tiny_files, capsys):
+    folder, _ = tiny_files
+    rng = np.random.default_rng(1)
+    E = np.load(folder / "endmembers.npy")  # (12 bands, 3 materials)
+    A = rng.dirichlet(np.ones(3), size=(16, 20))  # a 16x20 cube ...
+    A[0, :3] = np.eye(3)  # ... whose first three pixels are pure
+    np.save(folder / "cube.npy", A @ E.T)
+    code = cli(["unmix", "fcls", "--spectra", str(folder / "cube.npy"), "--cube", "--pixel", "0", "0", "--pixel", "0",
+                "1", "--pixel", "0", "2", "--out", str(folder / "maps.npy"), "--json", "-q", "--device", "cpu"])
+    result = last_json(capsys)
+    assert code == 0, result
+    assert result["maps_shape"] == [16, 20, 3] and result["materials"] == ["pixel (0, 0)", "pixel (0, 1)", "pixel (0, 2)"]
+    assert np.allclose(np.load(folder / "maps.npy"), A, atol=1e-4)
+    assert cli(["unmix", "fcls", "--spectra", str(folder / "cube.npy"), "--cube", "--pixel", "99", "0", "-q"]) == 2
+    assert "outside the 16×20 cube" in capsys.readouterr().err
+
+
 def test_unmix_fcls_bad_endmembers_exits_2_naming_the_file(tiny_files, capsys):
     folder, _ = tiny_files
     np.save(folder / "short.npy", np.ones((5, 3)))

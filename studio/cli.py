@@ -595,7 +595,8 @@ def cmd_audio(args) -> int:
             if not args.json:
                 for k, v in job.result.metrics.items():
                     print(f"{k:>26}: {v:.4f}")
-                print(f"model saved in {job.run.dir}")
+                if job.run is not None:  # None on ranks > 0 of a torchrun launch
+                    print(f"model saved in {job.run.dir}")
         else:
             fail(job)
         if args.json:
@@ -754,8 +755,8 @@ def cmd_seg(args) -> int:
             if not args.json:
                 for k, v in r.metrics.items():
                     print(f"{k:>20}: {v:.4f}")
-                print(f"{r.variant}: {r.params:,} parameters, {r.gflops:.2f} GFLOPs at 250x250; "
-                      f"model saved in {r.run_dir}")
+                print(f"{r.variant}: {r.params:,} parameters, {r.gflops:.2f} GFLOPs at 250x250"
+                      + (f"; model saved in {r.run_dir}" if r.run_dir else ""))  # none on ranks > 0
         else:
             fail(job)
         if args.json:
@@ -1079,7 +1080,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # bad arguments (argparse printed the usage) or --help / --version
+        if exc.code not in (0, None) and "--json" in argv:
+            _emit_json({"status": "failed", "error": "bad arguments (see the usage on standard error)"})
+        raise
     from studio.engine.device import DeviceUnavailable
 
     from studio.engine import distributed
@@ -1087,10 +1094,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except DeviceUnavailable as exc:
-        print(f"studio-cli: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
+        return _refuse(args, str(exc))
+    except KeyboardInterrupt:  # a second Ctrl+C while the job was stopping, or one outside a job
         print("cancelled", file=sys.stderr)
+        if getattr(args, "json", False):
+            _emit_json({"status": "cancelled", "error": "cancelled by the user"})
         return EXIT_CANCELLED
     finally:
         distributed.shutdown()

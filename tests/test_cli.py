@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from studio.cli import main
 
 
@@ -35,6 +37,23 @@ def test_runs_export_csv(tmp_path, capsys):
 def test_bad_device_exits_2_with_a_message(capsys):
     assert main(["info", "--device", "tpu"]) == 2
     assert "unknown device" in capsys.readouterr().err
+    assert main(["info", "--device", "tpu", "--json"]) == 2  # --json: the last line is still one JSON object
+    assert "unknown device" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sem", "train", "--sample", "--bogus", "--json"])
+    assert exit_info.value.code == 2 and json.loads(capsys.readouterr().out.strip())["status"] == "failed"
+
+
+def test_runs_export_and_delete_answer_json(tmp_path, capsys):
+    main(["selfcheck", "--iters", "3", "-q"])
+    capsys.readouterr()
+    assert main(["runs", "export", "1", "--out", str(tmp_path / "m.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["points"] > 0
+    assert main(["runs", "delete", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"status": "done", "run_id": 1,
+                                                                              "deleted_files": False}
+    assert main(["runs", "show", "1", "--json"]) == 2
+    assert "1" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
 
 
 def test_console_entry_point_runs():

@@ -453,8 +453,11 @@ def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> S
             ctx.run.set_checkpoint(saved["path"])
 
     def loss_fn(m, batch):
+        # The mean over labelled pixels; a batch of padding only (a crop beyond an image smaller
+        # than a tile, likelier with the small per-process batches of torchrun) gives 0, not NaN.
         x, y = batch
-        return F.cross_entropy(m(x), y, ignore_index=IGNORE)
+        total = F.cross_entropy(m(x), y, ignore_index=IGNORE, reduction="sum")
+        return total / (y != IGNORE).sum().clamp(min=1)
 
     result = fit(ctx, model, train_set, fit_cfg, loss_fn=loss_fn, val_data=val_set, validate=confusion_validate,
                  on_checkpoint=on_checkpoint, stage=stage)

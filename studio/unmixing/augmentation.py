@@ -267,7 +267,7 @@ def _fit_moment_net(ctx, X: np.ndarray, targets: np.ndarray, epochs: int, batch_
 
     def loss_fn(model, batch):  # eq. 11: logistic loss with continuous targets
         x, t = batch
-        return F.binary_cross_entropy_with_logits(model.logits(x), t)
+        return F.binary_cross_entropy_with_logits(model(x, logits=True), t)
 
     def on_checkpoint(model, info):
         epoch = int(round(info["epoch"]))

@@ -614,8 +614,8 @@ def cmd_audio(args) -> int:
                                  if args.snr else au.PAPER_SNRS)
         job, code = run_job(au.evaluate_audio, cfg, args, name="Audio: evaluate", workbench=au.WORKBENCH,
                             run=RunSpec(au.WORKBENCH, f"eval-{kind}",
-                                        {**cfg.to_dict(), "label": f"{au.MODEL_LABELS[kind]} · "
-                                                                    f"{Path(args.model).name}"},
+                                        {**cfg.to_dict(),  # the label as the GUI writes it for a model file
+                                         "label": f"{au.MODEL_LABELS[kind]} ({Path(args.model).name})"},
                                         run_dir=args.out))
         out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
                "seconds": round(job.elapsed(), 2)}

@@ -368,9 +368,21 @@ def _widths(base: int) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------ training
+def segmentation_loss(logits, labels):
+    """Cross-entropy averaged over the labelled pixels (``IGNORE`` excluded).
+
+    A batch with no labelled pixel -- crops of padding only, which images smaller than a
+    tile give, likelier with the small per-process batches under torchrun -- gives 0 (no
+    gradient) instead of the NaN of ``F.cross_entropy(..., ignore_index=...)``'s mean.
+    """
+    from torch.nn import functional as F
+
+    total = F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum")
+    return total / (labels != IGNORE).sum().clamp(min=1)
+
+
 def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> SegTrainResult:
     import torch
-    from torch.nn import functional as F
 
     from studio.segmentation.models import DECODER_BLOCKS, ENCODER_BLOCKS
 
@@ -453,11 +465,8 @@ def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> S
             ctx.run.set_checkpoint(saved["path"])
 
     def loss_fn(m, batch):
-        # The mean over labelled pixels; a batch of padding only (a crop beyond an image smaller
-        # than a tile, likelier with the small per-process batches of torchrun) gives 0, not NaN.
         x, y = batch
-        total = F.cross_entropy(m(x), y, ignore_index=IGNORE, reduction="sum")
-        return total / (y != IGNORE).sum().clamp(min=1)
+        return segmentation_loss(m(x), y)
 
     result = fit(ctx, model, train_set, fit_cfg, loss_fn=loss_fn, val_data=val_set, validate=confusion_validate,
                  on_checkpoint=on_checkpoint, stage=stage)

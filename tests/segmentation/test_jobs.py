@@ -178,3 +178,22 @@ def test_a_foreign_checkpoint_is_refused(tmp_path):
     save_checkpoint(tmp_path / "other", {"w": torch.zeros(2)}, CheckpointMeta(model_kind="sem-cnn"))
     with pytest.raises(SegInputError, match="not a building segmenter"):
         seg.load_segmenter(tmp_path / "other")
+
+
+def test_loss_is_the_mean_over_labelled_pixels_and_zero_without_any():
+    import torch
+    from torch.nn import functional as F
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 5, 5, requires_grad=True)
+    labels = torch.randint(0, 2, (2, 5, 5))
+    labels[0, :2] = seg.IGNORE
+    expected = F.cross_entropy(logits, labels, ignore_index=seg.IGNORE)
+    assert torch.allclose(seg.segmentation_loss(logits, labels), expected)
+    # a batch of padding only (a crop beyond a small image): no signal, and not NaN
+    padding = torch.full((2, 5, 5), seg.IGNORE)
+    assert torch.isnan(F.cross_entropy(logits, padding, ignore_index=seg.IGNORE))
+    loss = seg.segmentation_loss(logits, padding)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.all(logits.grad == 0)

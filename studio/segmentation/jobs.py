@@ -47,7 +47,7 @@ import numpy as np
 
 from studio.engine.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
 from studio.engine.distributed import is_main_process
-from studio.engine.jobs import UserError
+from studio.engine.jobs import StageContext, UserError
 from studio.engine.training import FitConfig, fit
 from studio.segmentation import metrics as M
 from studio.segmentation.io import SegDataset, SegInputError, SegSample, load_dataset, open_image, read_image, \
@@ -529,8 +529,8 @@ def repeat_runs(ctx, cfg: RepeatConfig) -> list[dict]:
     for k in range(cfg.runs):
         ctx.log(f"run {k + 1}/{cfg.runs} (seed {cfg.train.seed + k})")
         run_cfg = SegTrainConfig.from_dict({**cfg.train.to_dict(), "seed": cfg.train.seed + k})
-        res = _train(ctx, run_cfg, Path(base) / f"run{k + 1:02d}" if base is not None else None,
-                     stage=f"run{k + 1}/")
+        res = _train(StageContext(ctx, k / cfg.runs, (k + 1) / cfg.runs, f"run {k + 1}/{cfg.runs}"), run_cfg,
+                     Path(base) / f"run{k + 1:02d}" if base is not None else None, stage=f"run{k + 1}/")
         row = {key.split("/", 1)[1]: v for key, v in res.metrics.items() if key.startswith("test/")}
         row.update({"run": k + 1, "seed": run_cfg.seed, "checkpoint": res.checkpoint})
         out.append(row)

@@ -259,7 +259,7 @@ class UnmixConfig:
     out: str | None = None  # .csv/.npy abundances (spectra), .npy/.tif maps (cube)
     overwrite: bool = False  # an existing ``out`` is an error unless this is set
     elmm_max_iter: int = 200
-    endmember_pixels: list[tuple[int, int]] | None = None  # cube only: pixels (row, col) whose spectra are the endmembers
+    endmember_pixels: list[tuple[int, int]] | None = None  # cube only: pixels (row, col), their spectra the endmembers
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -72,7 +72,8 @@ def test_unmix_a_cube_with_picked_pixels_as_endmembers(tiny_files, capsys):
                 "1", "--pixel", "0", "2", "--out", str(folder / "maps.npy"), "--json", "-q", "--device", "cpu"])
     result = last_json(capsys)
     assert code == 0, result
-    assert result["maps_shape"] == [16, 20, 3] and result["materials"] == ["pixel (0, 0)", "pixel (0, 1)", "pixel (0, 2)"]
+    assert result["maps_shape"] == [16, 20, 3]
+    assert result["materials"] == ["pixel (0, 0)", "pixel (0, 1)", "pixel (0, 2)"]
     assert np.allclose(np.load(folder / "maps.npy"), A, atol=1e-4)
     assert cli(["unmix", "fcls", "--spectra", str(folder / "cube.npy"), "--cube", "--pixel", "99", "0", "-q"]) == 2
     assert "outside the 16×20 cube" in capsys.readouterr().err

@@ -131,6 +131,34 @@ def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=N
     return job, code
 
 
+def _reply(job, **fields) -> dict[str, Any]:
+    """A job's JSON reply: status, error, its run (None on ranks > 0 under torchrun), device, seconds, ``fields``."""
+    return {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+            "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+            "seconds": round(job.elapsed(), 2), **fields}
+
+
+def _finish(args, job, code: int, reply: dict[str, Any], show: Callable[[], None] | None = None) -> int:
+    """The end of a job command: a failed job's message on stderr; the JSON reply (``--json``), or the text
+    ``show`` prints when the job has a result.  Returns ``code``."""
+    if job.result is None and job.error:
+        print(f"studio-cli: {job.error}", file=sys.stderr)
+    if args.json:
+        _emit_json(reply)
+    elif job.result is not None and show is not None:
+        show()
+    return code
+
+
+def _saved_in(job) -> None:
+    if job.run is not None:  # None on ranks > 0 of a torchrun launch
+        print(f"model saved in {job.run.dir}")
+
+
+def _top3(probs: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])[:3])
+
+
 # ---------------------------------------------------------------- commands
 def cmd_info(args) -> int:
     from studio.engine.device import describe_device, resolve_device
@@ -171,17 +199,15 @@ def cmd_selfcheck(args) -> int:
     cfg = SelfCheckConfig(fit=fit)
     job, code = run_job(train_selfcheck, cfg, args, name="Engine check (spiral MLP)", workbench="engine",
                         run=RunSpec("engine", "selfcheck-mlp", cfg.to_dict()))
-    out = {"status": job.status, "run_id": job.run.id if job.run else None, "device": job.device,
-           "seconds": round(job.elapsed(), 3), "error": job.error}
-    if job.result is not None:
-        out["metrics"] = job.result.metrics
-        out["checkpoint"] = job.run.checkpoint if job.run else None
-    if args.json:
-        _emit_json(out)
-    elif job.result is not None:
-        for k, v in sorted(job.result.metrics.items()):
+    r, reply = job.result, _reply(job)
+    if r is not None:
+        reply.update(metrics=r.metrics, checkpoint=job.run.checkpoint if job.run else None)
+
+    def show() -> None:
+        for k, v in sorted(r.metrics.items()):
             print(f"{k:>16}: {v:.4f}")
-    return code
+
+    return _finish(args, job, code, reply, show)
 
 
 def cmd_runs(args) -> int:
@@ -238,6 +264,8 @@ def cmd_runs(args) -> int:
 
 
 def cmd_sem(args) -> int:
+    from pathlib import Path
+
     from studio.engine import RunSpec
     from studio.sem import jobs as sem
 
@@ -258,55 +286,46 @@ def cmd_sem(args) -> int:
         job, code = run_job(sem.train_sem, cfg, args, name="SEM: train CNN", workbench=sem.WORKBENCH,
                             run=RunSpec(sem.WORKBENCH, f"cnn{cfg.depth}{'-fc40' if cfg.fc40 else ''}", cfg.to_dict(),
                                         run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            out["metrics"] = job.result.metrics
-            if not args.json:
-                for k, v in job.result.metrics.items():
-                    print(f"{k:>20}: {v:.4f}")
-                if job.run is not None:  # None on ranks > 0 of a torchrun launch
-                    print(f"model saved in {job.run.dir}")
-        elif job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply["metrics"] = r.metrics
+
+        def show() -> None:
+            for k, v in r.metrics.items():
+                print(f"{k:>20}: {v:.4f}")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
 
     if args.sem_cmd == "predict":
-        from pathlib import Path
-
         csv_path = _out(args.csv)
         if csv_path and Path(csv_path).exists() and not args.overwrite:
             return _refuse(args, f"{csv_path}: exists already; choose another name or pass --overwrite")
         cfg = sem.SemPredictConfig(model=args.model, images=args.images, crop_bottom=args.crop_bottom,
                                    share_threshold=args.share_threshold)
         job, code = run_job(sem.predict_sem, cfg, args, name="SEM: predict", workbench=sem.WORKBENCH, kind="task")
-        if job.status != "done":
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        preds = job.result
-        if csv_path:
-            try:
-                sem.predictions_csv(preds, csv_path)
-            except OSError as exc:
-                return _refuse(args, f"cannot write {csv_path}: {exc.strerror or exc}")
-        rows = [{"path": p.path, "verdict": p.verdict, "defect_share": p.defect_share,
-                 "probabilities": p.probabilities, **({"error": p.error} if p.error else {})} for p in preds.images]
-        if args.json:
-            _emit_json({"status": job.status, "predictions": rows, "share_threshold": preds.share_threshold,
-                        **({"csv": str(csv_path)} if csv_path else {})})
-        else:
-            for r in rows:
+        preds, reply = job.result, _reply(job)
+        if preds is not None:
+            if csv_path:
+                try:
+                    sem.predictions_csv(preds, csv_path)
+                except OSError as exc:
+                    return _refuse(args, f"cannot write {csv_path}: {exc.strerror or exc}")
+                reply["csv"] = str(csv_path)
+            reply.update(share_threshold=preds.share_threshold, predictions=[
+                {"path": p.path, "verdict": p.verdict, "defect_share": p.defect_share,
+                 "probabilities": p.probabilities, **({"error": p.error} if p.error else {})} for p in preds.images])
+            code = EXIT_OK if all(not p.error for p in preds.images) else EXIT_USAGE
+
+        def show() -> None:
+            for r in reply["predictions"]:
                 if "error" in r:
                     print(f"{r['path']}: ERROR {r['error']}")
                 else:
                     probs = ", ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
                     print(f"{r['path']}: {r['verdict']} (defect share {r['defect_share']:.3f}; {probs})")
-        return EXIT_OK if all(not p.error for p in preds.images) else EXIT_USAGE
+
+        return _finish(args, job, code, reply, show)
     return EXIT_USAGE
 
 
@@ -318,10 +337,6 @@ def cmd_unmix(args) -> int:
     from studio.engine import RunSpec
     from studio.unmixing import jobs as um
 
-    def fail(job) -> None:
-        if job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-
     if args.unmix_cmd in um.METHODS:
         cfg = um.UnmixConfig(spectra=args.spectra, endmembers=getattr(args, "endmembers", None),
                              method=args.unmix_cmd, model=getattr(args, "model", None), cube=args.cube,
@@ -329,21 +344,18 @@ def cmd_unmix(args) -> int:
                              endmember_pixels=getattr(args, "pixel", None))
         job, code = run_job(um.unmix_job, cfg, args, name=f"Unmixing: {args.unmix_cmd.upper()}",
                             workbench=um.WORKBENCH, kind="task")
-        out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
-        if job.result is not None:
-            r = job.result
-            out.update({k: r[k] for k in ("method", "materials", "n_spectra", "out", "delta_rmse",
-                                          "reconstruction_rmse", "maps_shape") if k in r})
-            out["mean_abundances"] = dict(zip(r["materials"], np.mean(r["abundances"], axis=0).tolist()))
-            if not args.json:
-                for k in ("n_spectra", "reconstruction_rmse", "delta_rmse", "out"):
-                    if k in out:
-                        print(f"{k:>20}: {out[k]}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("method", "materials", "n_spectra", "out", "delta_rmse",
+                                            "reconstruction_rmse", "maps_shape") if k in r})
+            reply["mean_abundances"] = dict(zip(r["materials"], np.mean(r["abundances"], axis=0).tolist()))
+
+        def show() -> None:
+            for k in ("n_spectra", "reconstruction_rmse", "delta_rmse", "out"):
+                if k in reply:
+                    print(f"{k:>20}: {reply[k]}")
+
+        return _finish(args, job, code, reply, show)
 
     if args.unmix_cmd == "augment":
         from studio.unmixing.augmentation import MomentTrainConfig
@@ -356,22 +368,18 @@ def cmd_unmix(args) -> int:
                                spectra_per_mixture=args.spectra_per_mixture)
         job, code = run_job(um.train_augmenter_job, cfg, args, name="Unmixing: train augmenter",
                             workbench=um.WORKBENCH, run=RunSpec(um.WORKBENCH, "gp-augmenter", cfg.to_dict()))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({k: r[k] for k in ("dataset", "checkpoint", "generated", "new_vectors", "generated_spectra",
-                                          "mean_epochs", "cov_epochs") if k in r})
-            out["final_loss"] = {"N_m": r["training"]["mean"]["final_epoch_loss"],
-                                 "N_k": r["training"]["cov"]["final_epoch_loss"]}
-            if not args.json:
-                for k, v in out.items():
-                    print(f"{k:>18}: {v}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("dataset", "checkpoint", "generated", "new_vectors", "generated_spectra",
+                                            "mean_epochs", "cov_epochs") if k in r})
+            reply["final_loss"] = {"N_m": r["training"]["mean"]["final_epoch_loss"],
+                                   "N_k": r["training"]["cov"]["final_epoch_loss"]}
+
+        def show() -> None:
+            for k, v in reply.items():
+                print(f"{k:>18}: {v}")
+
+        return _finish(args, job, code, reply, show)
 
     if args.unmix_cmd == "generate":
         cfg = um.GenerateConfig(augmenter=args.augmenter, step=None if args.abundances else args.step,
@@ -379,17 +387,15 @@ def cmd_unmix(args) -> int:
                                 seed=args.seed, out=_out(args.out), overwrite=args.overwrite)
         job, code = run_job(um.generate_job, cfg, args, name=f"Unmixing: generate ({cfg.strategy})",
                             workbench=um.WORKBENCH, kind="task")
-        out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
-        if job.result is not None:
-            out.update({k: job.result[k] for k in ("vectors", "spectra", "out") if k in job.result})
-            if not args.json:
-                print(f"{out['spectra']} spectra for {out['vectors']} abundance vectors"
-                      + (f" -> {out['out']}" if out.get("out") else ""))
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("vectors", "spectra", "out") if k in r})
+
+        def show() -> None:
+            print(f"{r['spectra']} spectra for {r['vectors']} abundance vectors"
+                  + (f" -> {r['out']}" if r.get("out") else ""))
+
+        return _finish(args, job, code, reply, show)
 
     if args.unmix_cmd == "train-cnn":
         cfg = um.CnnTrainConfig(dataset=args.dataset, split=args.split, spectra_per_mixture=args.spectra_per_mixture,
@@ -399,22 +405,17 @@ def cmd_unmix(args) -> int:
         job, code = run_job(um.train_cnn_job, cfg, args, name=f"Unmixing: train 1D-CNN ({args.augmentation})",
                             workbench=um.WORKBENCH,
                             run=RunSpec(um.WORKBENCH, f"cnn1d-{args.augmentation}", cfg.to_dict(), run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            out.update({"dataset": job.result["dataset"], "metrics": job.result["metrics"],
-                        "checkpoint": job.run.checkpoint if job.run else None})
-            if not args.json:
-                for k, v in job.result["metrics"].items():
-                    print(f"{k:>18}: {v}")
-                if job.run is not None:
-                    print(f"model saved in {job.run.dir}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(dataset=r["dataset"], metrics=r["metrics"],
+                         checkpoint=job.run.checkpoint if job.run else None)
+
+        def show() -> None:
+            for k, v in r["metrics"].items():
+                print(f"{k:>18}: {v}")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
 
     if args.unmix_cmd == "evaluate":
         csv_path = _out(args.csv)
@@ -426,26 +427,22 @@ def cmd_unmix(args) -> int:
                                 gamn_per_vector=args.gamn_per_vector)
         job, code = run_job(um.evaluate_job, cfg, args, name="Unmixing: evaluate", workbench=um.WORKBENCH,
                             run=RunSpec(um.WORKBENCH, "evaluate", cfg.to_dict(), run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({"epochs_scale": r["epochs_scale"], "checks": r["checks"],
-                        "datasets": {n: {k: d[k] for k in ("rows", "delta_gamn", "epochs", "steps", "seconds")}
-                                     for n, d in r["datasets"].items()}})
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({"epochs_scale": r["epochs_scale"], "checks": r["checks"],
+                          "datasets": {n: {k: d[k] for k in ("rows", "delta_gamn", "epochs", "steps", "seconds")}
+                                       for n, d in r["datasets"].items()}})
             if csv_path:
                 um.results_csv(um.results_table(r), csv_path)
-                out["csv"] = str(csv_path)
-            if not args.json:
-                print(r["table"])
-                for name, checks in r["checks"].items():
-                    for k, v in checks.items():
-                        print(f"{name}: {k}: {v}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(um._jsonable(out))
-        return code
+                reply["csv"] = str(csv_path)
+
+        def show() -> None:
+            print(r["table"])
+            for name, checks in r["checks"].items():
+                for k, v in checks.items():
+                    print(f"{name}: {k}: {v}")
+
+        return _finish(args, job, code, um._jsonable(reply), show)
     return EXIT_USAGE
 
 
@@ -523,34 +520,6 @@ def cmd_batch(args) -> int:
     return code
 
 
-def add_seg_train_arguments(q: argparse.ArgumentParser, common, variants) -> None:
-    """The options of ``seg train`` and ``seg repeat`` (a SegTrainConfig)."""
-    common(q)
-    src = q.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", help="Massachusetts layout (train/ val/ test/ + *_labels/) or images/ + masks/")
-    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
-    q.add_argument("--sample-preset", choices=("small", "paper", "tiny"), default="small",
-                   help="sample size: small 24/4/6 of 500x500, paper 137/4/10 of 1500x1500")
-    q.add_argument("--variant", choices=variants, default="baseline")
-    q.add_argument("--alphas", help="alpha_1..alpha_4, comma separated (default: the variant's)")
-    q.add_argument("--betas", help="beta_1..beta_4, comma separated (default: the variant's)")
-    q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
-                   help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
-    q.add_argument("--preset", choices=("quick", "paper"), default="quick",
-                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
-    q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
-    q.add_argument("--batch", type=int, default=16)
-    q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")
-    q.add_argument("--base-width", type=int, help="channels of the first level (32 = Table I's network)")
-    q.add_argument("--val-every", type=int, help="iterations between validations")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
-    q.add_argument("--extra", nargs=2, action="append", metavar=("IMAGE", "MASK"),
-                   help="a corrected mask (PNG) for an image, trained on with the dataset (as the GUI's Retrain "
-                        "with corrections); repeatable")
-    q.add_argument("--out", required=True, help="run folder for the checkpoint(s) and results")
-
-
 def add_batch_parser(sub) -> None:
     p = sub.add_parser("batch", help="run the jobs listed in a TOML file (docs/batch.md), each recorded as a run")
     p.add_argument("jobs", help="the job file, e.g. JOBS.toml")
@@ -567,18 +536,11 @@ def cmd_audio(args) -> int:
     from studio.engine import RunSpec
     from studio.audio import jobs as au
 
-    def fail(job) -> None:
-        if job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-
     if args.audio_cmd == "train":
         out_dir = Path(args.out)
         if (out_dir / "model.safetensors").exists() and not args.overwrite:
-            print(f"studio-cli: {out_dir}: already holds a trained model; choose another --out or pass --overwrite",
-                  file=sys.stderr)
-            if args.json:
-                _emit_json({"status": "failed", "error": f"{out_dir}: already holds a trained model"})
-            return EXIT_USAGE
+            return _refuse(args, f"{out_dir}: already holds a trained model; choose another --out or pass "
+                                 "--overwrite")
         cfg = au.AudioTrainConfig(data=None if args.sample else args.data, sample_preset=args.sample_preset,
                                   model=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                                   classifier=args.classifier, init_checkpoint=args.init, seed=args.seed,
@@ -586,22 +548,16 @@ def cmd_audio(args) -> int:
         job, code = run_job(au.train_audio, cfg, args, name=f"Audio: train {au.MODEL_LABELS[args.model]}",
                             workbench=au.WORKBENCH, run=RunSpec(au.WORKBENCH, args.model, cfg.to_dict(),
                                                                 run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            out.update({"metrics": job.result.metrics, "checkpoint": job.result.checkpoint,
-                        "classes": job.result.classes, "problems": job.result.problems})
-            if not args.json:
-                for k, v in job.result.metrics.items():
-                    print(f"{k:>26}: {v:.4f}")
-                if job.run is not None:  # None on ranks > 0 of a torchrun launch
-                    print(f"model saved in {job.run.dir}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(metrics=r.metrics, checkpoint=r.checkpoint, classes=r.classes, problems=r.problems)
+
+        def show() -> None:
+            for k, v in r.metrics.items():
+                print(f"{k:>26}: {v:.4f}")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
 
     if args.audio_cmd == "evaluate":
         try:
@@ -617,70 +573,54 @@ def cmd_audio(args) -> int:
                                         {**cfg.to_dict(),  # the label as the GUI writes it for a model file
                                          "label": f"{au.MODEL_LABELS[kind]} ({Path(args.model).name})"},
                                         run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({k: r[k] for k in ("model", "classes", "clean", "grid", "per_class", "confusion", "n_test",
-                                          "problems")})
-            if not args.json:
-                print(f"{r['model_label']}: clean dev {100 * r['clean']['dev']:.2f} %, "
-                      f"test {100 * r['clean']['test']:.2f} %")
-                print("SNR  " + "".join(f"{n:>10}" for n in r["grid"]))
-                for snr in r["snrs"]:
-                    print(f"{snr:>3}  " + "".join(f"{100 * r['grid'][n][snr]:>10.2f}" for n in r["grid"]))
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("model", "classes", "clean", "grid", "per_class", "confusion", "n_test",
+                                            "problems")})
+
+        def show() -> None:
+            print(f"{r['model_label']}: clean dev {100 * r['clean']['dev']:.2f} %, "
+                  f"test {100 * r['clean']['test']:.2f} %")
+            print("SNR  " + "".join(f"{n:>10}" for n in r["grid"]))
+            for snr in r["snrs"]:
+                print(f"{snr:>3}  " + "".join(f"{100 * r['grid'][n][snr]:>10.2f}" for n in r["grid"]))
+
+        return _finish(args, job, code, reply, show)
 
     if args.audio_cmd == "enhance":
         cfg = au.EnhanceConfig(models=args.model, file=args.file, segment=args.segment, noise=args.noise,
                                snr=args.snr, seed=args.seed, out=_out(args.out), overwrite=args.overwrite)
         job, code = run_job(au.enhance_clip, cfg, args, name="Audio: enhance one clip", workbench=au.WORKBENCH,
                             kind="task")
-        if job.result is None:
-            fail(job)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        r = job.result
-        if args.json:
-            _emit_json({"status": job.status, **r})
-        else:
-            def top(probs):
-                return ", ".join(f"{k} {v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])[:3])
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(r)
 
+        def show() -> None:
             noise = "clean" if r["snr_db"] is None else f"{r['noise']} at {r['snr_db']:g} dB"
-            print(f"{r['file']} [segment {r['segment']}], {noise}: noisy input → {top(r['noisy_probs'])}")
+            print(f"{r['file']} [segment {r['segment']}], {noise}: noisy input → {_top3(r['noisy_probs'])}")
             for label, d in r["models"].items():
-                print(f"  {label}: {top(d['probs'])}")
+                print(f"  {label}: {_top3(d['probs'])}")
             for path in r["outputs"]:
                 print(f"wrote {path}")
-        return code
+
+        return _finish(args, job, code, reply, show)
 
     if args.audio_cmd == "classify":
         cfg = au.ClassifyConfig(model=args.model, files=args.files)
         job, code = run_job(au.classify_files, cfg, args, name="Audio: classify", workbench=au.WORKBENCH,
                             kind="task")
-        if job.status != "done":
-            fail(job)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        rows = job.result
-        if args.json:
-            _emit_json({"status": job.status, "predictions": rows})
-        else:
+        rows, reply = job.result, _reply(job)
+        if rows is not None:
+            reply["predictions"] = rows
+            code = EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+
+        def show() -> None:
             for r in rows:
-                if "error" in r:
-                    print(f"{r['file']}: ERROR {r['error']}")
-                else:
-                    top = sorted(r["probs"].items(), key=lambda kv: -kv[1])[:3]
-                    print(f"{r['file']} [{r['start_s']:.0f} s]: {r['label']} ("
-                          + ", ".join(f"{k} {v:.3f}" for k, v in top) + ")")
-        return EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+                print(f"{r['file']}: ERROR {r['error']}" if "error" in r else
+                      f"{r['file']} [{r['start_s']:.0f} s]: {r['label']} ({_top3(r['probs'])})")
+
+        return _finish(args, job, code, reply, show)
     return EXIT_USAGE
 
 
@@ -689,10 +629,6 @@ def cmd_seg(args) -> int:
 
     from studio.engine import RunSpec
     from studio.segmentation import jobs as seg
-
-    def fail(job) -> None:
-        if job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
 
     if args.seg_cmd in ("train", "repeat"):
         def floats(text):
@@ -722,46 +658,36 @@ def cmd_seg(args) -> int:
                             workbench=seg.WORKBENCH,
                             run=RunSpec(seg.WORKBENCH, f"{args.variant}-repeat", dataclasses.asdict(rcfg),
                                         run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            rows = job.result
-            out.update({"runs": rows, "box": box_plot_stats([r.get("miou", float("nan")) for r in rows]),
-                        "metrics": dict(job.run.final_metrics) if job.run else {}})
-            if not args.json:
-                for r in rows:
-                    print(f"run {r['run']:>2} (seed {r['seed']}): mIoU {r.get('miou', float('nan')):.4f}")
-                b = out["box"]
-                print(f"{args.variant}: median mIoU {b['median']:.4f} (IQR {b['q1']:.4f}–{b['q3']:.4f}) over "
-                      f"{len(rows)} runs")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        rows, reply = job.result, _reply(job)
+        if rows is not None:
+            reply.update(runs=rows, box=box_plot_stats([r.get("miou", float("nan")) for r in rows]),
+                         metrics=dict(job.run.final_metrics) if job.run else {})
+
+        def show() -> None:
+            for r in rows:
+                print(f"run {r['run']:>2} (seed {r['seed']}): mIoU {r.get('miou', float('nan')):.4f}")
+            b = reply["box"]
+            print(f"{args.variant}: median mIoU {b['median']:.4f} (IQR {b['q1']:.4f}–{b['q3']:.4f}) over "
+                  f"{len(rows)} runs")
+
+        return _finish(args, job, code, reply, show)
 
     if args.seg_cmd == "train":
         job, code = run_job(seg.train_segmentation, cfg, args, name=f"Segmentation: train {args.variant}",
                             workbench=seg.WORKBENCH,
                             run=RunSpec(seg.WORKBENCH, args.variant, cfg.to_dict(), run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({"metrics": r.metrics, "variant": r.variant, "params": r.params, "gflops": r.gflops,
-                        "checkpoint": r.checkpoint, "problems": r.problems})
-            if not args.json:
-                for k, v in r.metrics.items():
-                    print(f"{k:>20}: {v:.4f}")
-                print(f"{r.variant}: {r.params:,} parameters, {r.gflops:.2f} GFLOPs at 250x250"
-                      + (f"; model saved in {r.run_dir}" if r.run_dir else ""))  # none on ranks > 0
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(metrics=r.metrics, variant=r.variant, params=r.params, gflops=r.gflops,
+                         checkpoint=r.checkpoint, problems=r.problems)
+
+        def show() -> None:
+            for k, v in r.metrics.items():
+                print(f"{k:>20}: {v:.4f}")
+            print(f"{r.variant}: {r.params:,} parameters, {r.gflops:.2f} GFLOPs at 250x250")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
 
     if args.seg_cmd == "variants":
         from studio.segmentation.models import default_weights
@@ -770,11 +696,8 @@ def cmd_seg(args) -> int:
         for variant in args.variant or seg.VARIANTS:
             job, code = run_job(seg.complexity_job, variant, args, name=f"Segmentation: count {variant}",
                                 workbench=seg.WORKBENCH, kind="task")
-            if job.status != "done":
-                fail(job)
-                if args.json:
-                    _emit_json({"status": job.status, "error": job.error, "variants": rows})
-                return code
+            if job.result is None:
+                return _finish(args, job, code, _reply(job, variants=rows))
             alphas, betas = default_weights(variant)
             rows.append({"variant": variant, "alphas": alphas, "betas": betas, "params": job.result[0],
                          "gflops": job.result[1]})
@@ -792,50 +715,74 @@ def cmd_seg(args) -> int:
                                    threshold=args.threshold, overwrite=args.overwrite)
         job, code = run_job(seg.predict_segmentation, cfg, args, name="Segmentation: predict",
                             workbench=seg.WORKBENCH, kind="task")
-        if job.status != "done":
-            fail(job)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        rows = []
-        for p in job.result:
-            row = {"image": p.image, "outputs": p.outputs}
-            if p.error:
-                row["error"] = p.error
-            else:
-                row.update({"building_fraction": float(p.mask.mean()) if p.mask.size else 0.0,
-                            "height": int(p.mask.shape[0]), "width": int(p.mask.shape[1])})
-            rows.append(row)
-            if not args.json:
-                print(f"{p.image}: ERROR {p.error}" if p.error else
-                      f"{p.image}: {row['building_fraction']:.1%} building -> {', '.join(p.outputs)}")
-        if args.json:
-            _emit_json({"status": job.status, "predictions": rows})
-        return EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+        reply = _reply(job)
+        if job.result is not None:
+            rows = reply["predictions"] = []
+            for p in job.result:
+                row = {"image": p.image, "outputs": p.outputs}
+                if p.error:
+                    row["error"] = p.error
+                else:
+                    row.update({"building_fraction": float(p.mask.mean()) if p.mask.size else 0.0,
+                                "height": int(p.mask.shape[0]), "width": int(p.mask.shape[1])})
+                rows.append(row)
+            code = EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+
+        def show() -> None:
+            for r in reply["predictions"]:
+                print(f"{r['image']}: ERROR {r['error']}" if "error" in r else
+                      f"{r['image']}: {r['building_fraction']:.1%} building -> {', '.join(r['outputs'])}")
+
+        return _finish(args, job, code, reply, show)
 
     if args.seg_cmd == "evaluate":
         cfg = seg.SegEvalConfig(model=args.model, data=args.data, split=args.split, tile=args.tile,
                                 overlap=args.overlap, batch=args.batch)
         job, code = run_job(seg.evaluate_segmentation, cfg, args, name="Segmentation: evaluate",
                             workbench=seg.WORKBENCH, kind="task")
-        if job.result is None:
-            fail(job)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        r = job.result
-        if args.json:
-            _emit_json({"status": job.status, **r})
-        else:
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(r)
+
+        def show() -> None:
             for row in r["per_image"]:
                 print(f"{row['name']:>24}: mIoU {row['miou']:.4f}  pixel acc {row['pixel_acc']:.4f}")
             print(f"{r['split']} ({r['images']} images): mIoU {r['miou']:.4f}, IoU building {r['iou_building']:.4f}, "
                   f"pixel acc {r['pixel_acc']:.4f}, mean acc {r['mean_acc']:.4f}")
-        return code
+
+        return _finish(args, job, code, reply, show)
     return EXIT_USAGE
 
 
 # ----------------------------------------------------------------- parser
+def add_seg_train_arguments(q: argparse.ArgumentParser, common, variants) -> None:
+    """The options of ``seg train`` and ``seg repeat`` (a SegTrainConfig)."""
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="Massachusetts layout (train/ val/ test/ + *_labels/) or images/ + masks/")
+    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
+    q.add_argument("--sample-preset", choices=("small", "paper", "tiny"), default="small",
+                   help="sample size: small 24/4/6 of 500x500, paper 137/4/10 of 1500x1500")
+    q.add_argument("--variant", choices=variants, default="baseline")
+    q.add_argument("--alphas", help="alpha_1..alpha_4, comma separated (default: the variant's)")
+    q.add_argument("--betas", help="beta_1..beta_4, comma separated (default: the variant's)")
+    q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
+                   help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
+    q.add_argument("--preset", choices=("quick", "paper"), default="quick",
+                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
+    q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")
+    q.add_argument("--base-width", type=int, help="channels of the first level (32 = Table I's network)")
+    q.add_argument("--val-every", type=int, help="iterations between validations")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
+    q.add_argument("--extra", nargs=2, action="append", metavar=("IMAGE", "MASK"),
+                   help="a corrected mask (PNG) for an image, trained on with the dataset (as the GUI's Retrain "
+                        "with corrections); repeatable")
+    q.add_argument("--out", required=True, help="run folder for the checkpoint(s) and results")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from studio.engine.device import DEVICE_CHOICES
     from studio.engine.training import OPTIMIZERS, SCHEDULES

@@ -11,7 +11,8 @@ A job file is TOML (read with the stdlib ``tomllib``)::
     name = "CNN_5"          # optional label for the summary
     repeat = 10             # optional: run it 10 times; "{repeat}" in a value becomes 0..9
     sample = true           # every other key is a command-line option: true → --sample,
-    iters = 300             # false → left out, a list → --flag a b, key_name → --key-name
+    iters = 300             # false → left out, a list → --flag a b, key_name → --key-name,
+                            # a list of lists → the option repeated: [[a, b], [c, d]] → --flag a b --flag c d
     seed = "{repeat}"
     out = "runs/sem-cnn5-{repeat}"
     argv = ["img1.png"]     # optional: positional arguments, appended as given
@@ -46,11 +47,16 @@ def _option(key: str, value: Any, where: str) -> list[str]:
         return [flag] if value else []
     if isinstance(value, (int, float, str)):
         return [flag, str(value)]
-    if isinstance(value, list) and all(isinstance(v, (int, float, str)) and not isinstance(v, bool)
-                                       for v in value):
+    def scalars(values) -> bool:
+        return isinstance(values, list) and all(isinstance(v, (int, float, str)) and not isinstance(v, bool)
+                                                for v in values)
+
+    if scalars(value):
         return [flag, *map(str, value)] if value else []
-    raise JobFileError(f"{where}: option {key!r} must be a string, number, true/false or a list of those, "
-                       f"not {value!r}")
+    if isinstance(value, list) and value and all(scalars(v) and v for v in value):  # a repeated option
+        return [arg for v in value for arg in (flag, *map(str, v))]
+    raise JobFileError(f"{where}: option {key!r} must be a string, number, true/false, a list of those or a "
+                       f"list of such lists (a repeated option), not {value!r}")
 
 
 def _substitute(value: Any, repeat: int, where: str) -> Any:

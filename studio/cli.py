@@ -72,6 +72,14 @@ def _emit_json(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, default=_json_default))
 
 
+def _refuse(args, message: str) -> int:
+    """Bad input found before a job starts: the message on stderr (and as JSON); exit 2."""
+    print(f"studio-cli: {message}", file=sys.stderr)
+    if args.json:
+        _emit_json({"status": "failed", "error": message})
+    return EXIT_USAGE
+
+
 def _json_default(obj: Any) -> Any:
     try:
         return float(obj)
@@ -85,8 +93,20 @@ def _resolve_device(pref: str) -> str:
     return resolve_device(pref)
 
 
+def _out(path):
+    """An output path for a job: the path on the process that writes, None on ranks > 0 under torchrun."""
+    from studio.engine.distributed import main_process_output
+
+    return main_process_output(path)
+
+
 def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=None, kind: str = "train"):
-    """Run one job in the foreground with a progress bar; returns (job, exit code)."""
+    """Run one job in the foreground with a progress bar; returns (job, exit code).
+
+    Ctrl+C cancels the job at its next ``ctx.check()`` and waits for it to stop (a
+    training keeps its last checkpoint); the exit code is then 130.  Under torchrun
+    only rank 0 records the run and draws the bar; output paths go through :func:`_out`.
+    """
     from studio.engine import JobPool, RunRegistry
     from studio.engine import distributed
 
@@ -109,6 +129,34 @@ def run_job(fn: Callable, config: Any, args, *, name: str, workbench: str, run=N
     if job.status == "failed" and getattr(args, "verbose", False):
         print(job.traceback, file=sys.stderr)
     return job, code
+
+
+def _reply(job, **fields) -> dict[str, Any]:
+    """A job's JSON reply: status, error, its run (None on ranks > 0 under torchrun), device, seconds, ``fields``."""
+    return {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
+            "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
+            "seconds": round(job.elapsed(), 2), **fields}
+
+
+def _finish(args, job, code: int, reply: dict[str, Any], show: Callable[[], None] | None = None) -> int:
+    """The end of a job command: a failed job's message on stderr; the JSON reply (``--json``), or the text
+    ``show`` prints when the job has a result.  Returns ``code``."""
+    if job.result is None and job.error:
+        print(f"studio-cli: {job.error}", file=sys.stderr)
+    if args.json:
+        _emit_json(reply)
+    elif job.result is not None and show is not None:
+        show()
+    return code
+
+
+def _saved_in(job) -> None:
+    if job.run is not None:  # None on ranks > 0 of a torchrun launch
+        print(f"model saved in {job.run.dir}")
+
+
+def _top3(probs: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in sorted(probs.items(), key=lambda kv: -kv[1])[:3])
 
 
 # ---------------------------------------------------------------- commands
@@ -151,17 +199,15 @@ def cmd_selfcheck(args) -> int:
     cfg = SelfCheckConfig(fit=fit)
     job, code = run_job(train_selfcheck, cfg, args, name="Engine check (spiral MLP)", workbench="engine",
                         run=RunSpec("engine", "selfcheck-mlp", cfg.to_dict()))
-    out = {"status": job.status, "run_id": job.run.id if job.run else None, "device": job.device,
-           "seconds": round(job.elapsed(), 3), "error": job.error}
-    if job.result is not None:
-        out["metrics"] = job.result.metrics
-        out["checkpoint"] = job.run.checkpoint if job.run else None
-    if args.json:
-        _emit_json(out)
-    elif job.result is not None:
-        for k, v in sorted(job.result.metrics.items()):
+    r, reply = job.result, _reply(job)
+    if r is not None:
+        reply.update(metrics=r.metrics, checkpoint=job.run.checkpoint if job.run else None)
+
+    def show() -> None:
+        for k, v in sorted(r.metrics.items()):
             print(f"{k:>16}: {v:.4f}")
-    return code
+
+    return _finish(args, job, code, reply, show)
 
 
 def cmd_runs(args) -> int:
@@ -186,8 +232,7 @@ def cmd_runs(args) -> int:
     try:
         run = reg.get(args.run_id)
     except KeyError as exc:
-        print(f"studio-cli: {exc.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
+        return _refuse(args, exc.args[0])
     if args.runs_cmd == "show":
         data = {"id": run.id, "workbench": run.workbench, "model": run.model, "status": run.status,
                 "device": run.device, "config": run.config, "final_metrics": run.final_metrics,
@@ -199,155 +244,205 @@ def cmd_runs(args) -> int:
         try:
             n = reg.export_metrics_csv(run.id, args.out if args.out != "-" else sys.stdout)
         except OSError as exc:
-            print(f"studio-cli: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            message = f"cannot write {args.out}: {exc.strerror or exc}"
+            print(f"studio-cli: {message}", file=sys.stderr)
+            if args.json:
+                _emit_json({"status": "failed", "error": message})
             return EXIT_FAILED
         if args.out != "-":
             print(f"wrote {n} metric points of run #{run.id} to {args.out}", file=sys.stderr)
+        if args.json:
+            _emit_json({"status": "done", "run_id": run.id, "points": n, "out": args.out})
         return EXIT_OK
     if args.runs_cmd == "delete":
         reg.delete_run(run.id, delete_files=args.files)
         print(f"deleted run #{run.id}" + (" and its files" if args.files else ""), file=sys.stderr)
+        if args.json:
+            _emit_json({"status": "done", "run_id": run.id, "deleted_files": bool(args.files)})
         return EXIT_OK
     return EXIT_USAGE
 
 
 def cmd_sem(args) -> int:
+    from pathlib import Path
+
     from studio.engine import RunSpec
     from studio.sem import jobs as sem
 
     if args.sem_cmd == "train":
         overrides = {"iterations": args.iters} if args.iters else {"epochs": args.epochs}
-        overrides.update(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch, seed=args.seed)
+        overrides.update(optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch,
+                         seed=args.seed)
         cfg = sem.SemTrainConfig(data=None if args.sample else args.data, crop_bottom=args.crop_bottom,
                                  patch_mode=args.patches, depth=args.depth, fc40=not args.no_fc,
-                                 augment=not args.no_augment,
-                                 init_checkpoint=args.init, fit=sem.paper_fit_config(**overrides))
+                                 augment=not args.no_augment, init_checkpoint=args.init,
+                                 fit=sem.paper_fit_config(**overrides))
+        if args.share_threshold is not None:
+            cfg.share_threshold = args.share_threshold
         if args.sample_images:
             cfg.sample_images = (args.sample_images[0], args.sample_images[1])
         if args.sample_size:
             cfg.sample_size = args.sample_size
         job, code = run_job(sem.train_sem, cfg, args, name="SEM: train CNN", workbench=sem.WORKBENCH,
-                            run=RunSpec(sem.WORKBENCH, f"cnn{cfg.depth}{'+fc' if cfg.fc40 else ''}", cfg.to_dict(),
+                            run=RunSpec(sem.WORKBENCH, f"cnn{cfg.depth}{'-fc40' if cfg.fc40 else ''}", cfg.to_dict(),
                                         run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            out["metrics"] = job.result.metrics
-            if not args.json:
-                for k, v in job.result.metrics.items():
-                    print(f"{k:>20}: {v:.4f}")
-                if job.run is not None:  # None on ranks > 0 of a torchrun launch
-                    print(f"model saved in {job.run.dir}")
-        elif job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply["metrics"] = r.metrics
+
+        def show() -> None:
+            for k, v in r.metrics.items():
+                print(f"{k:>20}: {v:.4f}")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
 
     if args.sem_cmd == "predict":
+        csv_path = _out(args.csv)
+        if csv_path and Path(csv_path).exists() and not args.overwrite:
+            return _refuse(args, f"{csv_path}: exists already; choose another name or pass --overwrite")
         cfg = sem.SemPredictConfig(model=args.model, images=args.images, crop_bottom=args.crop_bottom,
                                    share_threshold=args.share_threshold)
         job, code = run_job(sem.predict_sem, cfg, args, name="SEM: predict", workbench=sem.WORKBENCH, kind="task")
-        if job.status != "done":
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        preds = job.result
-        rows = [{"path": p.path, "verdict": p.verdict, "defect_share": p.defect_share,
-                 "probabilities": p.probabilities, **({"error": p.error} if p.error else {})} for p in preds.images]
-        if args.json:
-            _emit_json({"predictions": rows, "share_threshold": preds.share_threshold})
-        else:
-            for r in rows:
+        preds, reply = job.result, _reply(job)
+        if preds is not None:
+            if csv_path:
+                try:
+                    sem.predictions_csv(preds, csv_path)
+                except OSError as exc:
+                    return _refuse(args, f"cannot write {csv_path}: {exc.strerror or exc}")
+                reply["csv"] = str(csv_path)
+            reply.update(share_threshold=preds.share_threshold, predictions=[
+                {"path": p.path, "verdict": p.verdict, "defect_share": p.defect_share,
+                 "probabilities": p.probabilities, **({"error": p.error} if p.error else {})} for p in preds.images])
+            code = EXIT_OK if all(not p.error for p in preds.images) else EXIT_USAGE
+
+        def show() -> None:
+            for r in reply["predictions"]:
                 if "error" in r:
                     print(f"{r['path']}: ERROR {r['error']}")
                 else:
                     probs = ", ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
                     print(f"{r['path']}: {r['verdict']} (defect share {r['defect_share']:.3f}; {probs})")
-        return EXIT_OK if all(not p.error for p in preds.images) else EXIT_USAGE
+
+        return _finish(args, job, code, reply, show)
     return EXIT_USAGE
 
 
 def cmd_unmix(args) -> int:
+    from pathlib import Path
+
     import numpy as np
 
     from studio.engine import RunSpec
     from studio.unmixing import jobs as um
 
-    def fail(job) -> None:
-        if job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-
-    if args.unmix_cmd in ("fcls", "elmm"):
-        cfg = um.UnmixConfig(spectra=args.spectra, endmembers=args.endmembers, method=args.unmix_cmd,
-                             cube=args.cube, out=args.out, overwrite=args.overwrite)
+    if args.unmix_cmd in um.METHODS:
+        cfg = um.UnmixConfig(spectra=args.spectra, endmembers=getattr(args, "endmembers", None),
+                             method=args.unmix_cmd, model=getattr(args, "model", None), cube=args.cube,
+                             out=_out(args.out), overwrite=args.overwrite,
+                             endmember_pixels=getattr(args, "pixel", None))
         job, code = run_job(um.unmix_job, cfg, args, name=f"Unmixing: {args.unmix_cmd.upper()}",
                             workbench=um.WORKBENCH, kind="task")
-        out = {"status": job.status, "error": job.error, "seconds": round(job.elapsed(), 3)}
-        if job.result is not None:
-            r = job.result
-            out.update({k: r[k] for k in ("method", "materials", "n_spectra", "out", "delta_rmse",
-                                          "reconstruction_rmse", "maps_shape") if k in r})
-            out["mean_abundances"] = dict(zip(r["materials"], np.mean(r["abundances"], axis=0).tolist()))
-            if not args.json:
-                for k in ("n_spectra", "reconstruction_rmse", "delta_rmse", "out"):
-                    if k in out:
-                        print(f"{k:>20}: {out[k]}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("method", "materials", "n_spectra", "out", "delta_rmse",
+                                            "reconstruction_rmse", "maps_shape") if k in r})
+            reply["mean_abundances"] = dict(zip(r["materials"], np.mean(r["abundances"], axis=0).tolist()))
+
+        def show() -> None:
+            for k in ("n_spectra", "reconstruction_rmse", "delta_rmse", "out"):
+                if k in reply:
+                    print(f"{k:>20}: {reply[k]}")
+
+        return _finish(args, job, code, reply, show)
 
     if args.unmix_cmd == "augment":
+        from studio.unmixing.augmentation import MomentTrainConfig
+
         cfg = um.AugmentConfig(dataset=args.dataset, split=args.split, epochs_scale=args.epochs_scale,
-                               strategy=args.strategy, step=args.step, n_per_vector=args.n_per_vector, out=args.out,
+                               mean_epochs=args.mean_epochs, cov_epochs=args.cov_epochs,
+                               moments=MomentTrainConfig(lr=args.lr),
+                               strategy=None if args.strategy == "none" else args.strategy, step=args.step,
+                               n_per_vector=args.n_per_vector, out=_out(args.out),
                                spectra_per_mixture=args.spectra_per_mixture)
         job, code = run_job(um.train_augmenter_job, cfg, args, name="Unmixing: train augmenter",
                             workbench=um.WORKBENCH, run=RunSpec(um.WORKBENCH, "gp-augmenter", cfg.to_dict()))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({k: r[k] for k in ("dataset", "checkpoint", "generated", "new_vectors", "generated_spectra",
-                                          "mean_epochs", "cov_epochs") if k in r})
-            out["final_loss"] = {"N_m": r["training"]["mean"]["final_epoch_loss"],
-                                 "N_k": r["training"]["cov"]["final_epoch_loss"]}
-            if not args.json:
-                for k, v in out.items():
-                    print(f"{k:>18}: {v}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("dataset", "checkpoint", "generated", "new_vectors", "generated_spectra",
+                                            "mean_epochs", "cov_epochs") if k in r})
+            reply["final_loss"] = {"N_m": r["training"]["mean"]["final_epoch_loss"],
+                                   "N_k": r["training"]["cov"]["final_epoch_loss"]}
+
+        def show() -> None:
+            for k, v in reply.items():
+                print(f"{k:>18}: {v}")
+
+        return _finish(args, job, code, reply, show)
+
+    if args.unmix_cmd == "generate":
+        cfg = um.GenerateConfig(augmenter=args.augmenter, step=None if args.abundances else args.step,
+                                abundances=args.abundances, strategy=args.strategy, n_per_vector=args.n_per_vector,
+                                seed=args.seed, out=_out(args.out), overwrite=args.overwrite)
+        job, code = run_job(um.generate_job, cfg, args, name=f"Unmixing: generate ({cfg.strategy})",
+                            workbench=um.WORKBENCH, kind="task")
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("vectors", "spectra", "out") if k in r})
+
+        def show() -> None:
+            print(f"{r['spectra']} spectra for {r['vectors']} abundance vectors"
+                  + (f" -> {r['out']}" if r.get("out") else ""))
+
+        return _finish(args, job, code, reply, show)
+
+    if args.unmix_cmd == "train-cnn":
+        cfg = um.CnnTrainConfig(dataset=args.dataset, split=args.split, spectra_per_mixture=args.spectra_per_mixture,
+                                augmentation=args.augmentation, step=args.step, augmenter=args.augmenter,
+                                n_per_vector=args.n_per_vector, epochs=args.epochs, epochs_scale=args.epochs_scale,
+                                cnn=um.CnnFitSettings(batch_size=args.batch, lr=args.lr, seed=args.seed))
+        job, code = run_job(um.train_cnn_job, cfg, args, name=f"Unmixing: train 1D-CNN ({args.augmentation})",
+                            workbench=um.WORKBENCH,
+                            run=RunSpec(um.WORKBENCH, f"cnn1d-{args.augmentation}", cfg.to_dict(), run_dir=args.out))
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(dataset=r["dataset"], metrics=r["metrics"],
+                         checkpoint=job.run.checkpoint if job.run else None)
+
+        def show() -> None:
+            for k, v in r["metrics"].items():
+                print(f"{k:>18}: {v}")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
 
     if args.unmix_cmd == "evaluate":
+        csv_path = _out(args.csv)
+        if csv_path and Path(csv_path).exists() and not args.overwrite:
+            return _refuse(args, f"{csv_path}: exists already; choose another name or pass --overwrite")
         cfg = um.EvaluateConfig(datasets=args.dataset, split=args.split, epochs_scale=args.epochs_scale,
                                 steps=args.steps, n_per_vector=args.n_per_vector, elmm=not args.no_elmm,
                                 spectra_per_mixture=args.spectra_per_mixture,
                                 gamn_per_vector=args.gamn_per_vector)
         job, code = run_job(um.evaluate_job, cfg, args, name="Unmixing: evaluate", workbench=um.WORKBENCH,
                             run=RunSpec(um.WORKBENCH, "evaluate", cfg.to_dict(), run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({"epochs_scale": r["epochs_scale"], "checks": r["checks"],
-                        "datasets": {n: {k: d[k] for k in ("rows", "delta_gamn", "epochs", "steps", "seconds")}
-                                     for n, d in r["datasets"].items()}})
-            if not args.json:
-                print(r["table"])
-                for name, checks in r["checks"].items():
-                    for k, v in checks.items():
-                        print(f"{name}: {k}: {v}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(um._jsonable(out))
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({"epochs_scale": r["epochs_scale"], "checks": r["checks"],
+                          "datasets": {n: {k: d[k] for k in ("rows", "delta_gamn", "epochs", "steps", "seconds")}
+                                       for n, d in r["datasets"].items()}})
+            if csv_path:
+                um.results_csv(um.results_table(r), csv_path)
+                reply["csv"] = str(csv_path)
+
+        def show() -> None:
+            print(r["table"])
+            for name, checks in r["checks"].items():
+                for k, v in checks.items():
+                    print(f"{name}: {k}: {v}")
+
+        return _finish(args, job, code, um._jsonable(reply), show)
     return EXIT_USAGE
 
 
@@ -441,18 +536,11 @@ def cmd_audio(args) -> int:
     from studio.engine import RunSpec
     from studio.audio import jobs as au
 
-    def fail(job) -> None:
-        if job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-
     if args.audio_cmd == "train":
         out_dir = Path(args.out)
         if (out_dir / "model.safetensors").exists() and not args.overwrite:
-            print(f"studio-cli: {out_dir}: already holds a trained model; choose another --out or pass --overwrite",
-                  file=sys.stderr)
-            if args.json:
-                _emit_json({"status": "failed", "error": f"{out_dir}: already holds a trained model"})
-            return EXIT_USAGE
+            return _refuse(args, f"{out_dir}: already holds a trained model; choose another --out or pass "
+                                 "--overwrite")
         cfg = au.AudioTrainConfig(data=None if args.sample else args.data, sample_preset=args.sample_preset,
                                   model=args.model, epochs=args.epochs, batch=args.batch, lr=args.lr,
                                   classifier=args.classifier, init_checkpoint=args.init, seed=args.seed,
@@ -460,80 +548,89 @@ def cmd_audio(args) -> int:
         job, code = run_job(au.train_audio, cfg, args, name=f"Audio: train {au.MODEL_LABELS[args.model]}",
                             workbench=au.WORKBENCH, run=RunSpec(au.WORKBENCH, args.model, cfg.to_dict(),
                                                                 run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            out.update({"metrics": job.result.metrics, "checkpoint": job.result.checkpoint,
-                        "classes": job.result.classes, "problems": job.result.problems})
-            if not args.json:
-                for k, v in job.result.metrics.items():
-                    print(f"{k:>26}: {v:.4f}")
-                print(f"model saved in {job.run.dir}")
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(metrics=r.metrics, checkpoint=r.checkpoint, classes=r.classes, problems=r.problems)
+
+        def show() -> None:
+            for k, v in r.metrics.items():
+                print(f"{k:>26}: {v:.4f}")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
 
     if args.audio_cmd == "evaluate":
+        try:
+            kind = au.checkpoint_kind(args.model)  # the run is named eval-<kind>, as the GUI names it
+        except (ValueError, OSError) as exc:
+            return _refuse(args, str(exc))
         cfg = au.AudioEvalConfig(model=args.model, data=args.data, seed=args.seed,
                                  noises=tuple(args.noise) if args.noise else au.NOISE_TYPES,
                                  snrs=tuple(int(s) if float(s).is_integer() else float(s) for s in args.snr)
                                  if args.snr else au.PAPER_SNRS)
         job, code = run_job(au.evaluate_audio, cfg, args, name="Audio: evaluate", workbench=au.WORKBENCH,
-                            run=RunSpec(au.WORKBENCH, "evaluate", cfg.to_dict(), run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({k: r[k] for k in ("model", "classes", "clean", "grid", "per_class", "confusion", "n_test",
-                                          "problems")})
-            if not args.json:
-                print(f"{r['model_label']}: clean dev {100 * r['clean']['dev']:.2f} %, "
-                      f"test {100 * r['clean']['test']:.2f} %")
-                print("SNR  " + "".join(f"{n:>10}" for n in r["grid"]))
-                for snr in r["snrs"]:
-                    print(f"{snr:>3}  " + "".join(f"{100 * r['grid'][n][snr]:>10.2f}" for n in r["grid"]))
-        else:
-            fail(job)
-        if args.json:
-            _emit_json(out)
-        return code
+                            run=RunSpec(au.WORKBENCH, f"eval-{kind}",
+                                        {**cfg.to_dict(),  # the label as the GUI writes it for a model file
+                                         "label": f"{au.MODEL_LABELS[kind]} ({Path(args.model).name})"},
+                                        run_dir=args.out))
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update({k: r[k] for k in ("model", "classes", "clean", "grid", "per_class", "confusion", "n_test",
+                                            "problems")})
+
+        def show() -> None:
+            print(f"{r['model_label']}: clean dev {100 * r['clean']['dev']:.2f} %, "
+                  f"test {100 * r['clean']['test']:.2f} %")
+            print("SNR  " + "".join(f"{n:>10}" for n in r["grid"]))
+            for snr in r["snrs"]:
+                print(f"{snr:>3}  " + "".join(f"{100 * r['grid'][n][snr]:>10.2f}" for n in r["grid"]))
+
+        return _finish(args, job, code, reply, show)
+
+    if args.audio_cmd == "enhance":
+        cfg = au.EnhanceConfig(models=args.model, file=args.file, segment=args.segment, noise=args.noise,
+                               snr=args.snr, seed=args.seed, out=_out(args.out), overwrite=args.overwrite)
+        job, code = run_job(au.enhance_clip, cfg, args, name="Audio: enhance one clip", workbench=au.WORKBENCH,
+                            kind="task")
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(r)
+
+        def show() -> None:
+            noise = "clean" if r["snr_db"] is None else f"{r['noise']} at {r['snr_db']:g} dB"
+            print(f"{r['file']} [segment {r['segment']}], {noise}: noisy input → {_top3(r['noisy_probs'])}")
+            for label, d in r["models"].items():
+                print(f"  {label}: {_top3(d['probs'])}")
+            for path in r["outputs"]:
+                print(f"wrote {path}")
+
+        return _finish(args, job, code, reply, show)
 
     if args.audio_cmd == "classify":
         cfg = au.ClassifyConfig(model=args.model, files=args.files)
         job, code = run_job(au.classify_files, cfg, args, name="Audio: classify", workbench=au.WORKBENCH,
                             kind="task")
-        if job.status != "done":
-            fail(job)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        rows = job.result
-        if args.json:
-            _emit_json({"status": job.status, "predictions": rows})
-        else:
+        rows, reply = job.result, _reply(job)
+        if rows is not None:
+            reply["predictions"] = rows
+            code = EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+
+        def show() -> None:
             for r in rows:
-                if "error" in r:
-                    print(f"{r['file']}: ERROR {r['error']}")
-                else:
-                    top = sorted(r["probs"].items(), key=lambda kv: -kv[1])[:3]
-                    print(f"{r['file']} [{r['start_s']:.0f} s]: {r['label']} ("
-                          + ", ".join(f"{k} {v:.3f}" for k, v in top) + ")")
-        return EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+                print(f"{r['file']}: ERROR {r['error']}" if "error" in r else
+                      f"{r['file']} [{r['start_s']:.0f} s]: {r['label']} ({_top3(r['probs'])})")
+
+        return _finish(args, job, code, reply, show)
     return EXIT_USAGE
 
 
 def cmd_seg(args) -> int:
+    from pathlib import Path
+
     from studio.engine import RunSpec
     from studio.segmentation import jobs as seg
 
-    def fail(job) -> None:
-        if job.error and not args.json:
-            print(f"studio-cli: {job.error}", file=sys.stderr)
-
-    if args.seg_cmd == "train":
+    if args.seg_cmd in ("train", "repeat"):
         def floats(text):
             return [float(v) for v in text.split(",")] if text else None
 
@@ -542,81 +639,150 @@ def cmd_seg(args) -> int:
                                      variant=args.variant, alphas=floats(args.alphas), betas=floats(args.betas),
                                      bn_init=args.bn_init, preset=args.preset, iters=args.iters, batch=args.batch,
                                      lr=args.lr, base_width=args.base_width, val_every=args.val_every,
-                                     init_checkpoint=args.init, seed=args.seed)
+                                     init_checkpoint=args.init, seed=args.seed,
+                                     extra_samples=[tuple(pair) for pair in args.extra or []])
         except ValueError as exc:
-            print(f"studio-cli: --alphas/--betas: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return _refuse(args, f"--alphas/--betas: {exc}")
+        for image, mask in cfg.extra_samples:
+            for path in (image, mask):
+                if not Path(path).is_file():
+                    return _refuse(args, f"{path}: no such file (--extra IMAGE MASK)")
+
+    if args.seg_cmd == "repeat":
+        import dataclasses
+
+        from studio.segmentation.metrics import box_plot_stats
+
+        rcfg = seg.RepeatConfig(train=cfg, runs=args.runs)
+        job, code = run_job(seg.repeat_runs, rcfg, args, name=f"Segmentation: repeat {args.variant} × {args.runs}",
+                            workbench=seg.WORKBENCH,
+                            run=RunSpec(seg.WORKBENCH, f"{args.variant}-repeat", dataclasses.asdict(rcfg),
+                                        run_dir=args.out))
+        rows, reply = job.result, _reply(job)
+        if rows is not None:
+            reply.update(runs=rows, box=box_plot_stats([r.get("miou", float("nan")) for r in rows]),
+                         metrics=dict(job.run.final_metrics) if job.run else {})
+
+        def show() -> None:
+            for r in rows:
+                print(f"run {r['run']:>2} (seed {r['seed']}): mIoU {r.get('miou', float('nan')):.4f}")
+            b = reply["box"]
+            print(f"{args.variant}: median mIoU {b['median']:.4f} (IQR {b['q1']:.4f}–{b['q3']:.4f}) over "
+                  f"{len(rows)} runs")
+
+        return _finish(args, job, code, reply, show)
+
+    if args.seg_cmd == "train":
         job, code = run_job(seg.train_segmentation, cfg, args, name=f"Segmentation: train {args.variant}",
                             workbench=seg.WORKBENCH,
                             run=RunSpec(seg.WORKBENCH, args.variant, cfg.to_dict(), run_dir=args.out))
-        out = {"status": job.status, "error": job.error, "run_id": job.run.id if job.run else None,
-               "run_dir": str(job.run.dir) if job.run else None, "device": job.device,
-               "seconds": round(job.elapsed(), 2)}
-        if job.result is not None:
-            r = job.result
-            out.update({"metrics": r.metrics, "variant": r.variant, "params": r.params, "gflops": r.gflops,
-                        "checkpoint": r.checkpoint, "problems": r.problems})
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(metrics=r.metrics, variant=r.variant, params=r.params, gflops=r.gflops,
+                         checkpoint=r.checkpoint, problems=r.problems)
+
+        def show() -> None:
+            for k, v in r.metrics.items():
+                print(f"{k:>20}: {v:.4f}")
+            print(f"{r.variant}: {r.params:,} parameters, {r.gflops:.2f} GFLOPs at 250x250")
+            _saved_in(job)
+
+        return _finish(args, job, code, reply, show)
+
+    if args.seg_cmd == "variants":
+        from studio.segmentation.models import default_weights
+
+        rows = []
+        for variant in args.variant or seg.VARIANTS:
+            job, code = run_job(seg.complexity_job, variant, args, name=f"Segmentation: count {variant}",
+                                workbench=seg.WORKBENCH, kind="task")
+            if job.result is None:
+                return _finish(args, job, code, _reply(job, variants=rows))
+            alphas, betas = default_weights(variant)
+            rows.append({"variant": variant, "alphas": alphas, "betas": betas, "params": job.result[0],
+                         "gflops": job.result[1]})
             if not args.json:
-                for k, v in r.metrics.items():
-                    print(f"{k:>20}: {v:.4f}")
-                print(f"{r.variant}: {r.params:,} parameters, {r.gflops:.2f} GFLOPs at 250x250; "
-                      f"model saved in {r.run_dir}")
-        else:
-            fail(job)
+                print(f"{variant:>10}: {job.result[0] / 1e6:6.2f} M parameters, {job.result[1]:6.2f} GFLOPs at "
+                      f"{seg.TILE}x{seg.TILE} (α {'/'.join(f'{a:g}' for a in alphas)}, "
+                      f"β {'/'.join(f'{b:g}' for b in betas)})")
         if args.json:
-            _emit_json(out)
-        return code
+            _emit_json({"status": "done", "variants": rows})
+        return EXIT_OK
 
     if args.seg_cmd == "predict":
-        cfg = seg.SegPredictConfig(model=args.model, images=args.images, out_dir=args.out, masks=None,
+        cfg = seg.SegPredictConfig(model=args.model, images=args.images, out_dir=_out(args.out), masks=None,
                                    tile=args.tile, overlap=args.overlap, batch=args.batch,
                                    threshold=args.threshold, overwrite=args.overwrite)
         job, code = run_job(seg.predict_segmentation, cfg, args, name="Segmentation: predict",
                             workbench=seg.WORKBENCH, kind="task")
-        if job.status != "done":
-            fail(job)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        rows = []
-        for p in job.result:
-            row = {"image": p.image, "outputs": p.outputs}
-            if p.error:
-                row["error"] = p.error
-            else:
-                row.update({"building_fraction": float(p.mask.mean()) if p.mask.size else 0.0,
-                            "height": int(p.mask.shape[0]), "width": int(p.mask.shape[1])})
-            rows.append(row)
-            if not args.json:
-                print(f"{p.image}: ERROR {p.error}" if p.error else
-                      f"{p.image}: {row['building_fraction']:.1%} building -> {', '.join(p.outputs)}")
-        if args.json:
-            _emit_json({"status": job.status, "predictions": rows})
-        return EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+        reply = _reply(job)
+        if job.result is not None:
+            rows = reply["predictions"] = []
+            for p in job.result:
+                row = {"image": p.image, "outputs": p.outputs}
+                if p.error:
+                    row["error"] = p.error
+                else:
+                    row.update({"building_fraction": float(p.mask.mean()) if p.mask.size else 0.0,
+                                "height": int(p.mask.shape[0]), "width": int(p.mask.shape[1])})
+                rows.append(row)
+            code = EXIT_OK if all("error" not in r for r in rows) else EXIT_USAGE
+
+        def show() -> None:
+            for r in reply["predictions"]:
+                print(f"{r['image']}: ERROR {r['error']}" if "error" in r else
+                      f"{r['image']}: {r['building_fraction']:.1%} building -> {', '.join(r['outputs'])}")
+
+        return _finish(args, job, code, reply, show)
 
     if args.seg_cmd == "evaluate":
         cfg = seg.SegEvalConfig(model=args.model, data=args.data, split=args.split, tile=args.tile,
                                 overlap=args.overlap, batch=args.batch)
         job, code = run_job(seg.evaluate_segmentation, cfg, args, name="Segmentation: evaluate",
                             workbench=seg.WORKBENCH, kind="task")
-        if job.result is None:
-            fail(job)
-            if args.json:
-                _emit_json({"status": job.status, "error": job.error})
-            return code
-        r = job.result
-        if args.json:
-            _emit_json({"status": job.status, **r})
-        else:
+        r, reply = job.result, _reply(job)
+        if r is not None:
+            reply.update(r)
+
+        def show() -> None:
             for row in r["per_image"]:
                 print(f"{row['name']:>24}: mIoU {row['miou']:.4f}  pixel acc {row['pixel_acc']:.4f}")
             print(f"{r['split']} ({r['images']} images): mIoU {r['miou']:.4f}, IoU building {r['iou_building']:.4f}, "
                   f"pixel acc {r['pixel_acc']:.4f}, mean acc {r['mean_acc']:.4f}")
-        return code
+
+        return _finish(args, job, code, reply, show)
     return EXIT_USAGE
 
 
 # ----------------------------------------------------------------- parser
+def add_seg_train_arguments(q: argparse.ArgumentParser, common, variants) -> None:
+    """The options of ``seg train`` and ``seg repeat`` (a SegTrainConfig)."""
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="Massachusetts layout (train/ val/ test/ + *_labels/) or images/ + masks/")
+    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
+    q.add_argument("--sample-preset", choices=("small", "paper", "tiny"), default="small",
+                   help="sample size: small 24/4/6 of 500x500, paper 137/4/10 of 1500x1500")
+    q.add_argument("--variant", choices=variants, default="baseline")
+    q.add_argument("--alphas", help="alpha_1..alpha_4, comma separated (default: the variant's)")
+    q.add_argument("--betas", help="beta_1..beta_4, comma separated (default: the variant's)")
+    q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
+                   help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
+    q.add_argument("--preset", choices=("quick", "paper"), default="quick",
+                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
+    q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")
+    q.add_argument("--base-width", type=int, help="channels of the first level (32 = Table I's network)")
+    q.add_argument("--val-every", type=int, help="iterations between validations")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
+    q.add_argument("--extra", nargs=2, action="append", metavar=("IMAGE", "MASK"),
+                   help="a corrected mask (PNG) for an image, trained on with the dataset (as the GUI's Retrain "
+                        "with corrections); repeatable")
+    q.add_argument("--out", required=True, help="run folder for the checkpoint(s) and results")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from studio.engine.device import DEVICE_CHOICES
     from studio.engine.training import OPTIMIZERS, SCHEDULES
@@ -667,8 +833,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no random 90° rotations / mirroring of training patches (the paper has none)")
     q.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
     q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--weight-decay", type=float, default=1e-4)
     q.add_argument("--batch", type=int, default=32)
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--share-threshold", type=float, default=None,
+                   help="share of defective patches above which an image is defective, stored with the model "
+                        "(default 0.125)")
     q.add_argument("--crop-bottom", type=int, default=0, help="rows of info bar to cut from the bottom")
     q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
     q.add_argument("--sample-images", type=int, nargs=2, metavar=("HNF", "NHNF"), help=argparse.SUPPRESS)
@@ -681,15 +851,25 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--crop-bottom", type=int, default=None)
     q.add_argument("--share-threshold", type=float, default=None,
                    help="share of defective patches above which an image is defective (default: the model's)")
+    q.add_argument("--csv", help="also write the per-image predictions as CSV (as the GUI's Export)")
+    q.add_argument("--overwrite", action="store_true", help="replace --csv when it exists")
     p.set_defaults(func=cmd_sem)
 
     p = sub.add_parser("unmix", help="Spectral Unmixing: FCLS/ELMM, GP-inspired augmentation, the paper-000 table")
     usub = p.add_subparsers(dest="unmix_cmd", required=True)
-    for method in ("fcls", "elmm"):
-        q = usub.add_parser(method, help=f"{method.upper()} abundances of every spectrum (or pixel with --cube)")
+    method_help = {"fcls": "FCLS (eqs. 1-4)", "elmm": "ELMM (eq. 5)", "ls": "unconstrained least-squares",
+                   "nnls": "non-negative least-squares", "cnn": "a trained 1D-CNN's (section 4.3)"}
+    for method in ("fcls", "elmm", "ls", "nnls", "cnn"):
+        q = usub.add_parser(method, help=f"{method_help[method]} abundances of every spectrum (or pixel with --cube)")
         common(q)
         q.add_argument("--spectra", required=True, help="spectra file (.csv/.npy/.npz/.mat/.h5) or a cube with --cube")
-        q.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
+        if method == "cnn":
+            q.add_argument("--model", required=True, help="a run folder of unmix train-cnn or a cnn checkpoint")
+        else:
+            src = q.add_mutually_exclusive_group()
+            src.add_argument("--endmembers", help="endmember file (L x P); default: the pure spectra of --spectra")
+            src.add_argument("--pixel", type=int, nargs=2, action="append", metavar=("ROW", "COL"),
+                             help="with --cube: a pixel whose spectrum is an endmember (repeat per material)")
         q.add_argument("--cube", action="store_true", help="--spectra is an image cube (ENVI/.npy/.mat/.h5)")
         q.add_argument("--out", help="write the abundances (.csv/.npy; maps .npy/.tif for a cube)")
         q.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
@@ -697,11 +877,41 @@ def build_parser() -> argparse.ArgumentParser:
     q = usub.add_parser("augment", help="train N_m/N_k (section 3) and write generated spectra + checkpoints")
     common(q)
     q.add_argument("--dataset", required=True, help=datasets)
-    q.add_argument("--strategy", choices=("normal", "mean"), default="normal")
+    q.add_argument("--strategy", choices=("normal", "mean", "none"), default="normal",
+                   help="generate after training (none: train N_m, N_k only, as the GUI's Train generator)")
     q.add_argument("--step", type=float, default=0.1, help="grid step s of the new abundance vectors")
     q.add_argument("--n-per-vector", type=int, default=400, help="spectra generated per new vector")
     q.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies the paper's 2000/3000/4000 epochs")
+    q.add_argument("--mean-epochs", type=int, help="epochs of N_m (default: the paper's, times --epochs-scale)")
+    q.add_argument("--cov-epochs", type=int, help="epochs of N_k (default: the paper's, times --epochs-scale)")
+    q.add_argument("--lr", type=float, default=0.01, help="learning rate of N_m and N_k")
     q.add_argument("--out", required=True, help="folder for augmenter.* checkpoints and generated.npz")
+    q = usub.add_parser("generate", help="spectra for new abundance vectors from a trained augmenter (section 3.3)")
+    common(q)
+    q.add_argument("--augmenter", required=True, help="run folder of unmix augment (augmenter.*) or its checkpoint")
+    vectors = q.add_mutually_exclusive_group()
+    vectors.add_argument("--step", type=float, default=0.1, help="every grid vector of step s not in training")
+    vectors.add_argument("--abundances", help="or a .csv/.npy file of abundance vectors (K x P)")
+    q.add_argument("--strategy", choices=("normal", "mean"), default="normal")
+    q.add_argument("--n-per-vector", type=int, default=400, help="spectra generated per vector")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", required=True, help="file for the spectra: .npz, .csv (abundances, then bands) or .npy")
+    q.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
+    q = usub.add_parser("train-cnn", help="the section-4.3 1D-CNN on the original or augmented training set")
+    common(q)
+    q.add_argument("--dataset", required=True, help=datasets)
+    q.add_argument("--augmentation", choices=("none", "normal", "mean"), default="none",
+                   help="train on the original set, or add spectra generated for the grid of step --step")
+    q.add_argument("--augmenter", help="run folder of unmix augment (default: train one first, paper epochs × "
+                                       "--epochs-scale)")
+    q.add_argument("--step", type=float, default=0.1, help="grid step s of the augmentation")
+    q.add_argument("--n-per-vector", type=int, default=400, help="generated spectra per new grid vector")
+    q.add_argument("--epochs", type=int, help="CNN epochs (default: the paper's, times --epochs-scale)")
+    q.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies the paper's epochs")
+    q.add_argument("--batch", type=int, default=128)
+    q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="run folder for cnn.* (default: a new folder under the Studio home)")
     q = usub.add_parser("evaluate", help="Δ_RMSE and Δ_GAMN of FCLS, ELMM and the CNN with/without augmentation")
     common(q)
     q.add_argument("--dataset", required=True, nargs="+", help=datasets)
@@ -711,7 +921,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--gamn-per-vector", type=int, default=400, help="generated spectra per test vector for Δ_GAMN")
     q.add_argument("--no-elmm", action="store_true", help="skip the ELMM row")
     q.add_argument("--out", help="run folder for checkpoints and evaluation.json")
-    for q in (usub.choices["augment"], usub.choices["evaluate"]):
+    q.add_argument("--csv", help="also write the results table (methods x Δ_RMSE/Δ_GAMN per dataset) as CSV")
+    q.add_argument("--overwrite", action="store_true", help="replace --csv when it exists")
+    for q in (usub.choices["augment"], usub.choices["evaluate"], usub.choices["train-cnn"]):
         q.add_argument("--split", default="auto", help="split rule: auto or the sample whose rule applies")
         q.add_argument("--spectra-per-mixture", type=int, default=400, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_unmix)
@@ -743,6 +955,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", help="dataset folder (default: the one the model was trained on)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", help="run folder for evaluation.json and grid.csv")
+    q = asub.add_parser("enhance", help="Fig. 3 for one recording: mel features, masks, enhanced features and "
+                                        "class probabilities at a noise and SNR (.npy with --out)")
+    common(q)
+    q.add_argument("--model", required=True, action="append",
+                   help="a run folder or checkpoint (CNN-FC or an enhancer); repeat to compare models")
+    q.add_argument("file", help="a recording (WAV, FLAC, OGG)")
+    q.add_argument("--segment", type=int, default=0, help="which 4 s window of the file (0 = the first)")
+    q.add_argument("--noise", default="pink", help="white, pink, brown, babble, factory, a noise file, or none")
+    q.add_argument("--snr", type=float, default=5.0, help="SNR in dB")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="folder for clean.npy, noisy.npy and <model>-mask.npy / <model>-enhanced.npy")
+    q.add_argument("--overwrite", action="store_true", help="replace files in --out")
     q = asub.add_parser("classify", help="class and probabilities of every 4 s window of each file")
     common(q)
     q.add_argument("--model", required=True, help="a run folder or a checkpoint")
@@ -753,28 +977,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("seg", help="Building Segmentation: residual U-Net with the weight mechanism (paper 002)")
     gsub = p.add_subparsers(dest="seg_cmd", required=True)
-    q = gsub.add_parser("train", help="train a variant on a dataset folder or the sample dataset")
+    for action in ("train", "repeat"):
+        q = gsub.add_parser(action, help="train a variant on a dataset folder or the sample dataset" if action ==
+                            "train" else "train a variant --runs times with seeds seed, seed+1, … (the box plot, "
+                                         "Figs. 4, 6, 9)")
+        add_seg_train_arguments(q, common, SEG_VARIANTS)
+    q = gsub.choices["repeat"]
+    q.add_argument("--runs", type=int, default=10, help="number of trainings (the paper repeats 10)")
+    q = gsub.add_parser("variants", help="parameters and GFLOPs of each variant's Table I network (the "
+                                         "comparison table's last columns)")
     common(q)
-    src = q.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", help="Massachusetts layout (train/ val/ test/ + *_labels/) or images/ + masks/")
-    src.add_argument("--sample", action="store_true", help="the synthetic sample dataset")
-    q.add_argument("--sample-preset", choices=("small", "paper", "tiny"), default="small",
-                   help="sample size: small 24/4/6 of 500x500, paper 137/4/10 of 1500x1500")
-    q.add_argument("--variant", choices=SEG_VARIANTS, default="baseline")
-    q.add_argument("--alphas", help="alpha_1..alpha_4, comma separated (default: the variant's)")
-    q.add_argument("--betas", help="beta_1..beta_4, comma separated (default: the variant's)")
-    q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
-                   help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
-    q.add_argument("--preset", choices=("quick", "paper"), default="quick",
-                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
-    q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
-    q.add_argument("--batch", type=int, default=16)
-    q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")
-    q.add_argument("--base-width", type=int, help="channels of the first level (32 = Table I's network)")
-    q.add_argument("--val-every", type=int, help="iterations between validations")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
-    q.add_argument("--out", required=True, help="run folder for the checkpoint and results")
+    q.add_argument("--variant", choices=SEG_VARIANTS, action="append", help="only this variant (repeatable)")
     q = gsub.add_parser("predict", help="building masks of images (PNG, and GeoTIFF for GeoTIFF inputs)")
     common(q)
     q.add_argument("--model", required=True, help="a run folder (from seg train --out) or a checkpoint")
@@ -814,7 +1027,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # bad arguments (argparse printed the usage) or --help / --version
+        if exc.code not in (0, None) and "--json" in argv:
+            _emit_json({"status": "failed", "error": "bad arguments (see the usage on standard error)"})
+        raise
     from studio.engine.device import DeviceUnavailable
 
     from studio.engine import distributed
@@ -822,10 +1041,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except DeviceUnavailable as exc:
-        print(f"studio-cli: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
+        return _refuse(args, str(exc))
+    except KeyboardInterrupt:  # a second Ctrl+C while the job was stopping, or one outside a job
         print("cancelled", file=sys.stderr)
+        if getattr(args, "json", False):
+            _emit_json({"status": "cancelled", "error": "cancelled by the user"})
         return EXIT_CANCELLED
     finally:
         distributed.shutdown()

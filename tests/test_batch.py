@@ -92,8 +92,12 @@ def test_repeat_expands_with_the_repeat_index(capsys, tmp_path):
                                  "name": "CNN_5"}]})
     assert [j.label for j in jobs] == ["CNN_5 #0", "CNN_5 #1", "CNN_5 #2"]
     assert jobs[2].argv == ["sem", "train", "--sample", "--seed", "2", "--out", "runs/cnn5-2"]
+    repeated = expand_jobs({"job": [{"workbench": "seg", "action": "train", "extra": [["a.png", "a_mask.png"],
+                                                                                      ["b.png", "b_mask.png"]]}]})
+    assert repeated[0].argv == ["seg", "train", "--extra", "a.png", "a_mask.png", "--extra", "b.png", "b_mask.png"]
     for bad in ({"job": []}, {"job": [{"action": "train"}]}, {"job": [{"workbench": "x", "repeat": 0}]},
-                {"job": [{"workbench": "x", "opt": {"a": 1}}]}, {"jobs": []}):
+                {"job": [{"workbench": "x", "opt": {"a": 1}}]}, {"jobs": []},
+                {"job": [{"workbench": "x", "opt": [[]]}]}, {"job": [{"workbench": "x", "opt": [["a"], [[1]]]}]}):
         with pytest.raises(JobFileError):
             expand_jobs(bad)
     f = tmp_path / "j.toml"

@@ -51,7 +51,8 @@ from studio.engine.training import FitConfig, classification_validate, fit
 __all__ = [
     "WORKBENCH", "PAPER_EPOCHS", "PAPER_SNRS", "MODEL_LABELS", "AudioTrainConfig", "AudioTrainResult",
     "AudioEvalConfig", "ClipInspection", "ClassifyConfig", "train_audio", "load_audio_model", "evaluate_audio",
-    "inspect_clip", "classify_files", "grid_csv", "resolve_checkpoint",
+    "inspect_clip", "classify_files", "grid_csv", "resolve_checkpoint", "EnhanceConfig", "enhance_clip",
+    "read_segment", "write_features", "checkpoint_kind",
 ]
 
 WORKBENCH = "audio"
@@ -239,6 +240,11 @@ def _read_checkpoint(model: str | Path):
         raise UserError(f"{model}: a {meta.model_kind!r} checkpoint, not an audio model "
                         f"({', '.join(KIND_PREFIX + k for k in MODEL_KINDS)})")
     return tensors, meta, kind
+
+
+def checkpoint_kind(model: str | Path) -> str:
+    """The model kind (cnn, sfe, dfe, dcl, dsl) of a run folder or checkpoint; UserError when it is none."""
+    return _read_checkpoint(model)[2]
 
 
 def _build(kind: str, hp: dict[str, Any]):
@@ -693,3 +699,81 @@ def classify_files(ctx, cfg: ClassifyConfig) -> list[dict[str, Any]]:
             ctx.log(str(exc))
     ctx.progress(len(cfg.files), len(cfg.files), "done")
     return rows
+
+
+# ------------------------------------------------------- one clip, headless
+@dataclass
+class EnhanceConfig:
+    """Fig. 3 of one recording without the GUI: the features its centre view shows, as .npy files."""
+
+    models: list[str]  # run folders or checkpoints (a CNN-FC and/or enhancers)
+    file: str  # a recording (WAV/FLAC/OGG)
+    segment: int = 0  # which 4 s window of the file
+    noise: str = "pink"  # a noise kind, a noise recording, or "none"
+    snr: float = 5.0  # dB
+    seed: int = 0
+    out: str | None = None  # folder for clean.npy, noisy.npy and <model>-mask.npy / <model>-enhanced.npy
+    overwrite: bool = False
+
+
+def read_segment(path: str | Path, segment: int = 0) -> np.ndarray:
+    """The ``segment``-th 4 s window (16 kHz mono) of a recording, read window by window."""
+    import itertools
+
+    window = next(itertools.islice(iter_segments(path), int(segment), None), None)
+    if window is None:
+        raise AudioInputError(path, "no audio in the file" if segment == 0 else f"there is no segment {segment + 1}")
+    return np.asarray(window, dtype=np.float32)
+
+
+def write_features(path: str | Path, features: np.ndarray) -> Path:
+    """Mel features ``(40, frames)`` as float32 .npy (the GUI's Export and ``audio enhance --out``)."""
+    p = Path(path).expanduser()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    np.save(p, np.asarray(features, dtype=np.float32))
+    return p
+
+
+def _file_stem(label: str) -> str:
+    import re
+
+    return re.sub(r"[^\w.-]+", "_", label).strip("_") or "model"
+
+
+def enhance_clip(ctx, cfg: EnhanceConfig) -> dict[str, Any]:
+    """:func:`inspect_clip` on one window of a file; with ``out``, its features as .npy files.
+
+    Returns the class probabilities of the noisy input and of each model (after its
+    enhancement), and the files written.  Existing files are not replaced unless ``overwrite``.
+    """
+    if not cfg.models:
+        raise UserError("give at least one trained model")
+    ctx.progress(0, 3, f"reading {Path(cfg.file).name}")
+    wave = read_segment(cfg.file, cfg.segment)
+    ctx.check()
+    ctx.progress(1, 3, "mel features and masks")
+    insp = inspect_clip(list(cfg.models), wave, cfg.noise, None if cfg.noise in ("", "none") else cfg.snr, cfg.seed)
+    ctx.check()
+    arrays: dict[str, np.ndarray] = {"clean": insp.clean_mel, "noisy": insp.noisy_mel}
+    for label, d in insp.per_model.items():
+        if d["kind"] in ENHANCER_KINDS:
+            arrays[f"{_file_stem(label)}-mask"] = d["mask"]
+            arrays[f"{_file_stem(label)}-enhanced"] = d["enhanced"]
+    written: list[str] = []
+    if cfg.out:
+        folder = Path(cfg.out).expanduser()
+        targets = {name: folder / f"{name}.npy" for name in arrays}
+        existing = [str(t) for t in targets.values() if t.exists()]
+        if existing and not cfg.overwrite:
+            raise UserError(f"{existing[0]}: exists already; choose another folder or allow overwriting "
+                            "(--overwrite)")
+        ctx.progress(2, 3, f"writing {folder}")
+        written = [str(write_features(targets[name], a)) for name, a in arrays.items()]
+    ctx.progress(3, 3, "done")
+    return {"file": str(cfg.file), "segment": int(cfg.segment), "noise": insp.noise, "snr_db": insp.snr_db,
+            "classes": insp.classes, "noisy_probs": dict(zip(insp.classes, map(float, insp.noisy_probs))),
+            "models": {label: {"kind": d["kind"], "path": d["path"],
+                               "probs": dict(zip(d["classes"], map(float, d["probs"])))}
+                       for label, d in insp.per_model.items()},
+            "outputs": written}
+

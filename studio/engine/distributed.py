@@ -4,14 +4,17 @@
 of the CLI with ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and
 ``MASTER_PORT`` set.  :func:`init_from_env` joins them into one process group
 (NCCL when the job runs on CUDA, gloo on the CPU); :func:`studio.engine.training.fit`
-then wraps the model in ``DistributedDataParallel`` and shards the data with a
-``DistributedSampler``.  Without those variables (or with ``WORLD_SIZE=1``) every
+then wraps the model in ``DistributedDataParallel`` and gives each process its
+share of every global batch (:class:`studio.engine.training.GlobalBatchShards`, not
+torch's ``DistributedSampler``: it keeps the single-process batch order, so the
+result equals a single-process run).  Without those variables (or with ``WORLD_SIZE=1``) every
 function here is a no-op and the process is rank 0 of 1, so single-process runs
 behave exactly as before.
 
 Only rank 0 writes: the CLI gives the other ranks no run registry (so ``ctx.run``
-is ``None`` there and jobs write no files), and ``fit`` calls the checkpoint
-callback on rank 0 only.  See docs/distributed.md for multi-node launches.
+is ``None`` there and jobs write nothing to a run folder), passes every output path
+it hands a job through :func:`main_process_output` (``None`` on the other ranks), and
+``fit`` calls the checkpoint callback on rank 0 only.  See docs/distributed.md for multi-node launches.
 """
 from __future__ import annotations
 
@@ -68,6 +71,15 @@ def local_rank() -> int:
 def is_main_process() -> bool:
     """Rank 0 (also the only process of a single-process run): the one that writes."""
     return rank() == 0
+
+
+def main_process_output(path):
+    """``path`` on the process that writes (rank 0, or the only process); ``None`` on ranks > 0.
+
+    The CLI passes every output path it gives a job (``--out``, ``--csv`` …) through
+    this, so under torchrun the other ranks run the same job but write no file.
+    """
+    return path if is_main_process() else None
 
 
 def device_for_rank(device: str) -> str:

@@ -258,6 +258,24 @@ class JobContext:
 Listener = Callable[[JobEvent], None]
 
 
+class StageContext:
+    """A job context for one stage of a longer job: progress maps into [lo, hi] of the whole.
+
+    Everything else (metric, log, check, device, run, …) is the wrapped context's.
+    """
+
+    def __init__(self, ctx, lo: float, hi: float, label: str):
+        self._ctx, self._lo, self._hi, self._label = ctx, lo, hi, label
+
+    def progress(self, done: float, total: float, message: str = "") -> None:
+        frac = min(1.0, done / total) if total else 1.0
+        label = f"{self._label}: {message}" if self._label and message else (message or self._label)
+        self._ctx.progress(int(1000 * (self._lo + (self._hi - self._lo) * frac)), 1000, label)
+
+    def __getattr__(self, name):  # metric, log, check, device, run, set_final_metrics, cancelled
+        return getattr(self._ctx, name)
+
+
 class JobPool:
     """The one pool of the application (the GUI and the CLI each make one)."""
 

@@ -464,11 +464,16 @@ def fit(
             else:
                 loss = loss_fn(train_model, batch)
                 finite = bool(torch.isfinite(loss))
+                where = ""
                 if distributed:  # every process stops together when any one diverges
-                    finite = D.all_reduce_sum([0.0 if finite else 1.0], device)[0] == 0.0
+                    bad = D.all_reduce_sum([0.0 if finite else 1.0], device)[0]
+                    if finite and bad:
+                        where = f" in {int(bad)} of the {n_proc} processes"
+                    finite = bad == 0.0
                 if not finite:
+                    value = "not finite" if where else f"{float(loss.detach())}"
                     raise FloatingPointError(
-                        f"the training loss became {float(loss.detach())} at step {step}; lower the learning rate"
+                        f"the training loss became {value}{where} at step {step}; lower the learning rate"
                     )
                 loss.backward()
                 if cfg.grad_clip:

@@ -101,11 +101,9 @@ def load_dataset_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
 
 def load_clip_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
     """Segment ``options['segment']`` (4 s, 16 kHz mono) of ``options['path']``, read window by window."""
-    import itertools
-
     import soundfile as sf
 
-    from studio.audio import io
+    from studio.audio.jobs import read_segment
 
     path = options["path"]
     k = int(options.get("segment", 0))
@@ -113,11 +111,9 @@ def load_clip_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
     try:
         info = sf.info(path)
         duration, original_rate = float(info.duration), int(info.samplerate)
-    except Exception:  # noqa: BLE001 - io below names the file and the problem
+    except Exception:  # noqa: BLE001 - read_segment below names the file and the problem
         duration, original_rate = math.nan, 0
-    segment = next(itertools.islice(io.iter_segments(path, SEGMENT_SECONDS), k, None), None)
-    if segment is None:
-        raise io.AudioInputError(path, "no audio in the file" if k == 0 else f"there is no segment {k + 1}")
+    segment = read_segment(path, k)
     segments = max(1, math.ceil(duration / SEGMENT_SECONDS)) if math.isfinite(duration) else k + 1
     ctx.progress(1, 1, "")
     return {"waveform": np.asarray(segment, dtype=np.float32), "segment": k, "segments": segments,
@@ -1291,7 +1287,9 @@ class AudioWorkbench(Workbench):
             a = d.get("enhanced") if self._kind_of(which, d) in ENHANCERS else None
             if a is None:
                 raise ValueError(f"{which} has no enhanced features for this clip")
-        np.save(path, np.asarray(a, dtype=np.float32))
+        from studio.audio.jobs import write_features
+
+        write_features(path, a)
 
     def export_waveform_png(self, path: str) -> None:
         exporter = pg.exporters.ImageExporter(self.wave_plot.getPlotItem())

@@ -52,7 +52,7 @@ from studio.gui.live_curve import LiveCurvePlot
 from studio.gui.mask_view import MaskView
 from studio.gui.workbench import Workbench, breakable, preview_main
 
-__all__ = ["SegmentationWorkbench", "load_dataset_job", "load_view_job", "complexity_job", "main"]
+__all__ = ["SegmentationWorkbench", "load_dataset_job", "load_view_job", "main"]
 
 PAPER = "Qi & Zhao (paper 002)"
 SAMPLE_PRESETS = ("small", "paper")
@@ -101,16 +101,6 @@ def load_view_job(ctx, options: dict[str, Any]) -> dict[str, Any]:
             problem = str(exc)
     return {"image": options["image"], "rgb": rgb, "truth": truth, "problem": problem,
             "shape": tuple(image.shape), "dtype": str(image.dtype)}
-
-
-def complexity_job(ctx, variant: str) -> tuple[int, float]:
-    """Parameters and GFLOPs at 250 × 250 of one variant's Table I network (the table's last two columns)."""
-    from studio.segmentation.models import build_model, model_complexity
-
-    ctx.progress(0, 1, f"counting {variant}")
-    params, gflops = model_complexity(build_model(variant), size=250)
-    ctx.progress(1, 1, "done")
-    return int(params), float(gflops)
 
 
 def models_signature() -> str:
@@ -564,6 +554,8 @@ class SegmentationWorkbench(Workbench):
         missing = [v for v in self.variants if v not in self.complexity]
         if not missing:
             return None
+        from studio.segmentation.jobs import complexity_job
+
         variant = missing[0]
         return self.submit(complexity_job, variant, name=f"Segmentation: parameters and GFLOPs of {variant}",
                            kind="task", role="complexity",

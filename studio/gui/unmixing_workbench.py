@@ -795,8 +795,9 @@ class UnmixingWorkbench(Workbench):
         if self.cube is None or not self.picked_pixels:
             self.show_message("Click a pixel, then 'Use pixel as endmember'; repeat for each material.", "info")
             return
-        self.endmembers = np.stack([self.cube.data[r, c] for r, c in self.picked_pixels], axis=1).astype(np.float64)
-        self.endmember_names = [f"pixel ({r}, {c})" for r, c in self.picked_pixels]
+        from studio.unmixing.jobs import pixel_endmembers
+
+        self.endmembers, self.endmember_names = pixel_endmembers(self.cube.data, self.picked_pixels, self.cube.name)
         self.endmember_source = "picked pixels"
         self._describe_cube()
         self.update_buttons()
@@ -867,10 +868,9 @@ class UnmixingWorkbench(Workbench):
 
     # ==================================================================== exports
     def export_generated(self, path: str) -> None:
-        from studio.unmixing import io
+        from studio.unmixing.jobs import write_generated
 
-        g = self.generated
-        io.save_spectra(path, g.spectra, g.wavelengths, g.abundances, g.materials)
+        write_generated(path, self.generated)
 
     def export_maps(self, path: str) -> None:
         from studio.unmixing import io
@@ -880,16 +880,10 @@ class UnmixingWorkbench(Workbench):
         io.save_abundance_maps(path, self.abundance_maps, names)
 
     def export_results_csv(self, path: str) -> None:
-        import csv
+        """The results table as CSV (``studio.unmixing.jobs.results_csv``, as ``unmix evaluate --csv``)."""
+        from studio.unmixing.jobs import results_csv
 
-        t = self.results_table
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow([t.horizontalHeaderItem(c).text() for c in range(t.columnCount())])
-            for r in range(t.rowCount()):
-                w.writerow([(t.item(r, c).data(QtCore.Qt.ItemDataRole.UserRole) if t.item(r, c) and
-                             t.item(r, c).data(QtCore.Qt.ItemDataRole.UserRole) is not None
-                             else (t.item(r, c).text() if t.item(r, c) else "")) for c in range(t.columnCount())])
+        results_csv(self.results, path)
 
     def _ask_save(self, title: str, default: str, filters: str) -> str:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, os.path.join(self._start_folder(), default),
@@ -1119,7 +1113,6 @@ class UnmixingWorkbench(Workbench):
                 values = self.results[d].get(m, (None, None))
                 for c, v in enumerate(values):
                     item = QtWidgets.QTableWidgetItem("" if v is None else f"{v:.4f}")
-                    item.setData(QtCore.Qt.ItemDataRole.UserRole, None if v is None else repr(v))
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
                     t.setItem(r, 1 + 2 * k + c, item)
         t.resizeColumnsToContents()

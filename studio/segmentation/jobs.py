@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 
 from studio.engine.checkpoints import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
-from studio.engine.jobs import UserError
+from studio.engine.distributed import is_main_process
+from studio.engine.jobs import StageContext, UserError
 from studio.engine.training import FitConfig, fit
 from studio.segmentation import metrics as M
 from studio.segmentation.io import SegDataset, SegInputError, SegSample, load_dataset, open_image, read_image, \
@@ -367,9 +368,21 @@ def _widths(base: int) -> tuple[int, ...]:
 
 
 # ------------------------------------------------------------------ training
+def segmentation_loss(logits, labels):
+    """Cross-entropy averaged over the labelled pixels (``IGNORE`` excluded).
+
+    A batch with no labelled pixel -- crops of padding only, which images smaller than a
+    tile give, likelier with the small per-process batches under torchrun -- gives 0 (no
+    gradient) instead of the NaN of ``F.cross_entropy(..., ignore_index=...)``'s mean.
+    """
+    from torch.nn import functional as F
+
+    total = F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum")
+    return total / (labels != IGNORE).sum().clamp(min=1)
+
+
 def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> SegTrainResult:
     import torch
-    from torch.nn import functional as F
 
     from studio.segmentation.models import DECODER_BLOCKS, ENCODER_BLOCKS
 
@@ -426,12 +439,13 @@ def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> S
         fit_cfg.validate()
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if out_dir is None:
+    if out_dir is None and is_main_process():  # ranks > 0 of a torchrun launch write nothing
         from studio.engine.registry import studio_home
 
         out_dir = studio_home() / "segmentation" / "models" / time.strftime("%Y%m%d-%H%M%S")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "model"
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "model" if out_dir is not None else None
     meta = CheckpointMeta(
         model_kind=MODEL_KIND, hyperparameters=hp, class_names=list(CLASS_NAMES),
         normalisation={**norm, "input": "8-bit / 255, other depths: per-image 0.5–99.5 % percentiles; "
@@ -443,6 +457,8 @@ def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> S
     saved: dict[str, str] = {}
 
     def on_checkpoint(m, info):
+        if ckpt_path is None:
+            return
         meta.extra.update({"step": info["step"], "val": info["metrics"]})
         saved["path"] = str(save_checkpoint(ckpt_path, m.state_dict(), meta))
         if ctx.run is not None and not stage:
@@ -450,7 +466,7 @@ def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> S
 
     def loss_fn(m, batch):
         x, y = batch
-        return F.cross_entropy(m(x), y, ignore_index=IGNORE)
+        return segmentation_loss(m(x), y)
 
     result = fit(ctx, model, train_set, fit_cfg, loss_fn=loss_fn, val_data=val_set, validate=confusion_validate,
                  on_checkpoint=on_checkpoint, stage=stage)
@@ -480,15 +496,16 @@ def _train(ctx, cfg: SegTrainConfig, out_dir: Path | None, stage: str = "") -> S
     metrics["seconds"] = round(result.seconds, 1)
     meta.extra.update({"test": {k: v for k, v in metrics.items() if k.startswith("test/")}, "steps": result.steps,
                        "trained": True})
-    saved["path"] = str(save_checkpoint(ckpt_path, model.state_dict(), meta))
-    if ctx.run is not None and not stage:
-        ctx.run.set_checkpoint(saved["path"])
-    (out_dir / "evaluation.json").write_text(json.dumps(
-        {"metrics": metrics, "per_image": per_image, "confusion": conf.tolist(), "problems": problems,
-         "split": {k: [s.name for s in v] for k, v in splits.items()}}, indent=1, default=float))
+    if out_dir is not None:
+        saved["path"] = str(save_checkpoint(ckpt_path, model.state_dict(), meta))
+        if ctx.run is not None and not stage:
+            ctx.run.set_checkpoint(saved["path"])
+        (out_dir / "evaluation.json").write_text(json.dumps(
+            {"metrics": metrics, "per_image": per_image, "confusion": conf.tolist(), "problems": problems,
+             "split": {k: [s.name for s in v] for k, v in splits.items()}}, indent=1, default=float))
     ctx.progress(1, 1, "done")
-    return SegTrainResult(checkpoint=saved["path"], metrics=metrics, variant=hp["variant"], params=params,
-                          gflops=gflops, per_image=per_image, run_dir=str(out_dir), problems=problems)
+    return SegTrainResult(checkpoint=saved.get("path", ""), metrics=metrics, variant=hp["variant"], params=params,
+                          gflops=gflops, per_image=per_image, run_dir=str(out_dir or ""), problems=problems)
 
 
 def train_segmentation(ctx, cfg: SegTrainConfig) -> SegTrainResult:
@@ -504,7 +521,7 @@ def repeat_runs(ctx, cfg: RepeatConfig) -> list[dict]:
     if cfg.runs < 1:
         raise UserError("the number of runs must be at least 1")
     base = ctx.run.dir if ctx.run is not None else (Path(cfg.train.out_dir) if cfg.train.out_dir else None)
-    if base is None:
+    if base is None and is_main_process():  # ranks > 0 of a torchrun launch write nothing
         from studio.engine.registry import studio_home
 
         base = studio_home() / "segmentation" / "repeats" / time.strftime("%Y%m%d-%H%M%S")
@@ -512,7 +529,8 @@ def repeat_runs(ctx, cfg: RepeatConfig) -> list[dict]:
     for k in range(cfg.runs):
         ctx.log(f"run {k + 1}/{cfg.runs} (seed {cfg.train.seed + k})")
         run_cfg = SegTrainConfig.from_dict({**cfg.train.to_dict(), "seed": cfg.train.seed + k})
-        res = _train(ctx, run_cfg, Path(base) / f"run{k + 1:02d}", stage=f"run{k + 1}/")
+        res = _train(StageContext(ctx, k / cfg.runs, (k + 1) / cfg.runs, f"run {k + 1}/{cfg.runs}"), run_cfg,
+                     Path(base) / f"run{k + 1:02d}" if base is not None else None, stage=f"run{k + 1}/")
         row = {key.split("/", 1)[1]: v for key, v in res.metrics.items() if key.startswith("test/")}
         row.update({"run": k + 1, "seed": run_cfg.seed, "checkpoint": res.checkpoint})
         out.append(row)
@@ -520,8 +538,21 @@ def repeat_runs(ctx, cfg: RepeatConfig) -> list[dict]:
             ctx.metric("repeat/miou", row["miou"], k + 1)
     stats = M.box_plot_stats([r.get("miou", float("nan")) for r in out])
     ctx.set_final_metrics({"repeat/median_miou": stats["median"], "repeat/runs": len(out)})
-    (Path(base) / "repeats.json").write_text(json.dumps({"runs": out, "box": stats}, indent=1, default=float))
+    if base is not None:
+        (Path(base) / "repeats.json").write_text(json.dumps({"runs": out, "box": stats}, indent=1, default=float))
     return out
+
+
+def complexity_job(ctx, variant: str) -> tuple[int, float]:
+    """Parameters and GFLOPs at 250 × 250 of one variant's Table I network (the table's last two columns)."""
+    if variant not in VARIANTS:
+        raise UserError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    from studio.segmentation import models  # looked up at call time (tests replace the counter)
+
+    ctx.progress(0, 1, f"counting {variant}")
+    params, gflops = models.model_complexity(models.build_model(variant), size=TILE)
+    ctx.progress(1, 1, "done")
+    return int(params), float(gflops)
 
 
 # ---------------------------------------------------------------- inference

@@ -52,6 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from studio.engine.jobs import StageContext  # noqa: F401  (re-exported: the unmixing jobs import it from here)
+
 __all__ = [
     "AUGMENTER_KIND", "STRATEGIES", "group_moments", "transformed_indices", "cov_index_pairs", "mean_net_inputs",
     "cov_net_inputs", "TargetMapping", "nearest_psd", "StageContext", "TensorBatches", "MomentTrainConfig",
@@ -201,21 +203,6 @@ class TensorBatches:
 
 
 # ------------------------------------------------------------------- training
-class StageContext:
-    """A job context for one stage of a longer job: progress maps into [lo, hi] of the whole."""
-
-    def __init__(self, ctx, lo: float, hi: float, label: str):
-        self._ctx, self._lo, self._hi, self._label = ctx, lo, hi, label
-
-    def progress(self, done: float, total: float, message: str = "") -> None:
-        frac = min(1.0, done / total) if total else 1.0
-        label = f"{self._label}: {message}" if self._label and message else (message or self._label)
-        self._ctx.progress(int(1000 * (self._lo + (self._hi - self._lo) * frac)), 1000, label)
-
-    def __getattr__(self, name):  # metric, log, check, device, run, set_final_metrics, cancelled
-        return getattr(self._ctx, name)
-
-
 @dataclass
 class MomentTrainConfig:
     """Section 4's set-up of N_m and N_k; epochs per dataset are in :mod:`studio.unmixing.jobs`."""
@@ -267,7 +254,7 @@ def _fit_moment_net(ctx, X: np.ndarray, targets: np.ndarray, epochs: int, batch_
 
     def loss_fn(model, batch):  # eq. 11: logistic loss with continuous targets
         x, t = batch
-        return F.binary_cross_entropy_with_logits(model.logits(x), t)
+        return F.binary_cross_entropy_with_logits(model(x, logits=True), t)
 
     def on_checkpoint(model, info):
         epoch = int(round(info["epoch"]))

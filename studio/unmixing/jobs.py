@@ -259,9 +259,21 @@ class UnmixConfig:
     out: str | None = None  # .csv/.npy abundances (spectra), .npy/.tif maps (cube)
     overwrite: bool = False  # an existing ``out`` is an error unless this is set
     elmm_max_iter: int = 200
+    endmember_pixels: list[tuple[int, int]] | None = None  # cube only: pixels (row, col), their spectra the endmembers
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def pixel_endmembers(cube: np.ndarray, pixels, source: str = "cube") -> tuple[np.ndarray, list[str]]:
+    """Endmembers ``(L, P)`` from the spectra of picked pixels ``(row, col)`` of a cube ``(rows, cols, L)``."""
+    rows, cols = cube.shape[:2]
+    bad = [(r, c) for r, c in pixels if not (0 <= r < rows and 0 <= c < cols)]
+    if bad or not len(pixels):
+        raise UserError(f"{source}: " + (f"pixel {bad[0]} is outside the {rows}×{cols} cube" if bad
+                                          else "no pixel given for the endmembers"))
+    E = np.stack([cube[r, c] for r, c in pixels], axis=1).astype(np.float64)
+    return E, [f"pixel ({r}, {c})" for r, c in pixels]
 
 
 def write_abundances(path: str | Path, A: np.ndarray, materials: list[str]) -> Path:
@@ -345,7 +357,11 @@ def unmix_job(ctx, cfg: UnmixConfig) -> dict[str, Any]:
     ctx.check()
     E, materials = None, None
     if cfg.method != "cnn":
-        if cfg.endmembers:
+        if cfg.endmember_pixels:
+            if not cfg.cube:
+                raise UserError("endmembers from pixels need a cube (--cube)")
+            E, materials = pixel_endmembers(cube.data, cfg.endmember_pixels, src)
+        elif cfg.endmembers:
             E, materials = uio.load_endmembers(cfg.endmembers)
             uio.check_compatible(Y.shape[1], E, cfg.endmembers)
         elif cfg.cube:
@@ -452,6 +468,21 @@ def save_generated(path: Path, ds: SpectralDataset) -> Path:
     return path
 
 
+def write_generated(path: str | Path, ds: SpectralDataset) -> Path:
+    """Generated spectra as ``.npz`` (spectra, wavelengths, abundances, materials), ``.csv`` (abundance
+    columns, then one column per band) or ``.npy`` (spectra only): the GUI's File ▸ Export and
+    ``studio-cli unmix generate --out``."""
+    from studio.unmixing import io as uio
+
+    p = Path(path).expanduser()
+    if p.suffix.lower() not in (".npz", ".csv", ".npy"):
+        raise UserError(f"{p}: write generated spectra as .npz, .csv or .npy")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix.lower() == ".npz":
+        return save_generated(p, ds)
+    return uio.save_spectra(p, ds.spectra, ds.wavelengths, ds.abundances, ds.materials)
+
+
 def train_augmenter_job(ctx, cfg: AugmentConfig) -> dict[str, Any]:
     """Section 3: N_m and N_k on the training split; ``augmenter.*`` in the run folder (and ``out``)."""
     dataset = open_dataset(cfg.dataset, cfg.spectra_per_mixture, cfg.data_seed)
@@ -496,7 +527,8 @@ class GenerateConfig:
     strategy: str = "normal"
     n_per_vector: int = 400
     seed: int = 0
-    out: str | None = None  # .npz; default generated.npz in the run folder
+    out: str | None = None  # .npz/.csv/.npy (write_generated); default generated.npz in the run folder
+    overwrite: bool = False  # an existing ``out`` is an error unless this is set
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -504,6 +536,10 @@ class GenerateConfig:
 
 def generate_job(ctx, cfg: GenerateConfig) -> dict[str, Any]:
     """Section 3.3: spectra for new abundance vectors from a trained augmenter."""
+    if cfg.strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy {cfg.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if cfg.out and Path(cfg.out).expanduser().exists() and not cfg.overwrite:
+        raise UserError(f"{cfg.out}: exists already; choose another name or allow overwriting (--overwrite)")
     augmenter = GPAugmenter.load(cfg.augmenter, device="cpu")
     if cfg.abundances:
         p = Path(cfg.abundances).expanduser()
@@ -525,8 +561,7 @@ def generate_job(ctx, cfg: GenerateConfig) -> dict[str, Any]:
     result: dict[str, Any] = {"vectors": int(len(A)), "spectra": int(len(gen)), "dataset": gen}
     target = Path(cfg.out).expanduser() if cfg.out else (ctx.run.dir / "generated.npz" if ctx.run else None)
     if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        result["out"] = str(save_generated(target, gen))
+        result["out"] = str(write_generated(target, gen))
     ctx.progress(2, 2, "done")
     return result
 
@@ -733,6 +768,38 @@ def paper_checks(result: dict[str, Any]) -> dict[str, dict[str, bool]]:
             c["normal_gamn_below_mean_only"] = bool(g["normal"] < g["mean"])
         checks[name] = c
     return checks
+
+
+def results_table(result: dict[str, Any]) -> dict[str, dict[str, tuple[float, float | None]]]:
+    """``{dataset: {method: (Δ_RMSE, Δ_GAMN or None)}}`` of an :func:`evaluate_job` result."""
+    return {name: {r["method"]: (float(r["delta_rmse"]),
+                                 None if r.get("delta_gamn") is None else float(r["delta_gamn"]))
+                   for r in d["rows"]}
+            for name, d in result.get("datasets", {}).items()}
+
+
+def results_csv(table: dict[str, dict[str, tuple[float, float | None]]], target) -> int:
+    """The results table laid out as the paper's (rows: methods; Δ_RMSE and Δ_GAMN per dataset) as CSV.
+
+    ``table`` as :func:`results_table` returns it (the GUI's table holds the same shape);
+    values are written in full precision, an empty cell where a method has no value.
+    Returns the number of method rows.
+    """
+    import csv
+
+    datasets = list(table)
+    methods: list[str] = []
+    for rows in table.values():
+        methods += [m for m in rows if m not in methods]
+    with open(target, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Method"] + [f"{d} {q}" for d in datasets for q in ("Δ_RMSE", "Δ_GAMN")])
+        for m in methods:
+            cells = [m]
+            for d in datasets:
+                cells += ["" if v is None else repr(float(v)) for v in table[d].get(m, (None, None))]
+            w.writerow(cells)
+    return len(methods)
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -59,8 +59,11 @@ class MomentNet(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x)).squeeze(-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(x))
+    def forward(self, x: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """The moment in (0, 1); ``logits=True`` gives the pre-sigmoid value (for eq. 11's loss, through
+        the model's own call so that a DistributedDataParallel wrapper synchronises its gradients)."""
+        z = self.logits(x)
+        return z if logits else torch.sigmoid(z)
 
     @property
     def hparams(self) -> dict:

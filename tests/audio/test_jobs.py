@@ -148,7 +148,27 @@ def test_cli_train_evaluate_classify(tiny_dataset, tmp_path, capsys):
                 "--device", "cpu"]) == 0
     ev = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(ev["grid"]) == {"white"} and list(ev["grid"]["white"]) == ["10"] and ev["n_test"] == 3
+    assert RunRegistry().get(ev["run_id"]).model == "eval-cnn"
     clip = sorted((tiny_dataset / "audio" / "fold10").glob("*.wav"))[0]
+    # the GUI's centre view and its feature exports, headless: a CNN-FC and an enhancer through it
+    dfe = tmp_path / "dfe"
+    assert cli(["audio", "train", "--data", str(tiny_dataset), "--model", "dfe", "--classifier", str(out), "--epochs",
+                "1", "--width", "0.125", "--batch", "8", "--device", "cpu", "--out", str(dfe), "-q"]) == 0
+    capsys.readouterr()
+    features = tmp_path / "features"
+    enhance = ["audio", "enhance", "--model", str(out), "--model", str(dfe), str(clip), "--noise", "pink", "--snr",
+               "0", "--out", str(features), "--json", "-q", "--device", "cpu"]
+    assert cli(enhance) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["snr_db"] == 0 and set(r["noisy_probs"]) == set(CLASSES) and len(r["models"]) == 2
+    names = sorted(p.name for p in features.iterdir())
+    assert names == ["DFE_dfe-enhanced.npy", "DFE_dfe-mask.npy", "clean.npy", "noisy.npy"]
+    inspection = au.inspect_clip([str(out), str(dfe)], au.read_segment(clip), "pink", 0.0)  # what the GUI shows
+    np.testing.assert_allclose(np.load(features / "noisy.npy"), inspection.noisy_mel, rtol=1e-6)
+    np.testing.assert_allclose(np.load(features / "DFE_dfe-enhanced.npy"),
+                               inspection.per_model["DFE · dfe"]["enhanced"], rtol=1e-6)
+    assert cli(enhance) == 2  # files there are not replaced without --overwrite
+    assert "exists already" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
     assert cli(["audio", "classify", "--model", str(out), str(clip), "--json", "-q", "--device", "cpu"]) == 0
     pred = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["predictions"]
     assert len(pred) == 1 and pred[0]["label"] in CLASSES

@@ -84,6 +84,38 @@ def test_cli_train_predict_evaluate(tiny_data, tmp_path, capsys):
     assert out["miou"] == pytest.approx(trained["test/miou"], abs=1e-6)
 
 
+def test_cli_repeat_runs_with_a_corrected_mask(tiny_data, tmp_path, capsys):
+    """The box plot's repeated runs and Retrain with corrected masks, headless."""
+    image = tiny_data / "train" / "scene_0000.png"
+    corrected = tmp_path / "corrected.png"
+    Image.fromarray(np.zeros((160, 160), np.uint8)).save(corrected)
+    code = cli(["seg", "repeat", "--data", str(tiny_data), "--iters", "1", *TINY_TRAIN[2:], "--runs", "2",
+                "--extra", str(image), str(corrected), "--out", str(tmp_path / "rep"), "--json"])
+    out = last_json(capsys)
+    assert code == 0, out
+    assert [r["seed"] for r in out["runs"]] == [0, 1] and out["box"]["n"] == 2
+    run = RunRegistry().get(out["run_id"])
+    assert run.model == "baseline-repeat" and run.config["runs"] == 2  # as the GUI records it
+    assert run.config["train"]["extra_samples"] == [[str(image), str(corrected)]]
+    assert run.final_metrics["repeat/runs"] == 2
+    saved = json.loads((tmp_path / "rep" / "repeats.json").read_text())
+    assert [r["miou"] for r in saved["runs"]] == [r["miou"] for r in out["runs"]]
+    meta = json.loads((tmp_path / "rep" / "run02" / "model.json").read_text())
+    assert meta["extra"]["extra_samples"] == 1 and meta["extra"]["seed"] == 1
+    code = cli(["seg", "repeat", "--data", str(tiny_data), *TINY_TRAIN, "--runs", "1", "--extra", str(image),
+                str(tmp_path / "missing.png"), "--out", str(tmp_path / "rep2")])
+    assert code == 2 and "missing.png" in capsys.readouterr().err
+
+
+def test_cli_variants_counts_table_1_networks(capsys):
+    assert cli(["seg", "variants", "--variant", "baseline", "--variant", "alpha0.1", "--json", "-q",
+                "--device", "cpu"]) == 0
+    rows = {r["variant"]: r for r in last_json(capsys)["variants"]}
+    assert rows["baseline"]["params"] == pytest.approx(5.11e6, rel=0.01)  # Table I: 5.11 M
+    assert rows["alpha0.1"]["params"] == rows["baseline"]["params"] + 4  # Table I's "+4": the α_i constants
+    assert rows["alpha0.1"]["alphas"] == [0.1] * 4 and rows["baseline"]["gflops"] > 0
+
+
 def test_cli_bad_inputs_exit_2_naming_the_file(tiny_data, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -146,3 +178,22 @@ def test_a_foreign_checkpoint_is_refused(tmp_path):
     save_checkpoint(tmp_path / "other", {"w": torch.zeros(2)}, CheckpointMeta(model_kind="sem-cnn"))
     with pytest.raises(SegInputError, match="not a building segmenter"):
         seg.load_segmenter(tmp_path / "other")
+
+
+def test_loss_is_the_mean_over_labelled_pixels_and_zero_without_any():
+    import torch
+    from torch.nn import functional as F
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 2, 5, 5, requires_grad=True)
+    labels = torch.randint(0, 2, (2, 5, 5))
+    labels[0, :2] = seg.IGNORE
+    expected = F.cross_entropy(logits, labels, ignore_index=seg.IGNORE)
+    assert torch.allclose(seg.segmentation_loss(logits, labels), expected)
+    # a batch of padding only (a crop beyond a small image): no signal, and not NaN
+    padding = torch.full((2, 5, 5), seg.IGNORE)
+    assert torch.isnan(F.cross_entropy(logits, padding, ignore_index=seg.IGNORE))
+    loss = seg.segmentation_loss(logits, padding)
+    assert loss.item() == 0.0
+    loss.backward()
+    assert torch.all(logits.grad == 0)

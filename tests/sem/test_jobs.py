@@ -90,14 +90,30 @@ def test_single_class_folder_is_a_clear_user_error(pool, small_dataset):
 def test_cli_train_and_predict_json(small_dataset, tmp_path, capsys):
     out = tmp_path / "run"
     assert cli(["sem", "train", "--data", str(small_dataset), "--iters", "3", "--batch", "8", "--out", str(out),
-                "--json", "-q"]) == 0
+                "--weight-decay", "0.001", "--share-threshold", "0.25", "--json", "-q"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["status"] == "done" and Path(result["run_dir"]) == out.resolve()
     assert 0.0 <= result["metrics"]["test/accuracy"] <= 1.0
+    run = RunRegistry().get(result["run_id"])
+    assert run.model == "cnn5-fc40" and run.config["fit"]["weight_decay"] == 0.001  # named as the GUI names it
     image = sorted((small_dataset / "HNF").glob("*.png"))[0]
-    assert cli(["sem", "predict", "--model", str(out), str(image), "--json", "-q"]) == 0
-    preds = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["predictions"]
+    bad = Path(str(image)).with_name("missing.png")
+    table = tmp_path / "predictions.csv"
+    args = ["sem", "predict", "--model", str(out), str(image), "--csv", str(table), "--json", "-q"]
+    assert cli(args) == 0
+    reply = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    preds = reply["predictions"]
     assert preds[0]["path"] == str(image) and preds[0]["verdict"] in ("defective", "homogeneous")
+    assert reply["share_threshold"] == 0.25  # the threshold stored with the model
+    import csv
+
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))  # the GUI's Export ▸ CSV layout
+    assert [r["path"] for r in rows] == [str(image)] and rows[0]["verdict"] == preds[0]["verdict"]
+    assert float(rows[0]["defect_share"]) == pytest.approx(preds[0]["defect_share"], abs=1e-4)
+    assert cli(args) == 2 and "exists already" in capsys.readouterr().err  # the CSV is not replaced
+    assert cli(["sem", "predict", "--model", str(out), str(image), str(bad), "--csv", str(table), "--overwrite",
+                "-q"]) == 2  # a bad image: exit 2, the good one is still classified and exported
+    assert [r["error"] != "" for r in csv.DictReader(table.open(encoding="utf-8"))] == [False, True]
     assert cli(["sem", "predict", "--model", str(tmp_path / "nothing"), str(image), "-q"]) == 2
     assert "not found" in capsys.readouterr().err
     assert cli(["sem", "train", "--data", str(small_dataset / "HNF"), "--iters", "1", "--out",

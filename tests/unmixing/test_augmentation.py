@@ -149,3 +149,30 @@ def test_generation_mean_returns_means_and_normal_spreads(trained, tmp_path):
     m2, c2 = again.predict_moments(A)
     assert np.allclose(m2, means) and np.allclose(c2, covs)
     assert again.materials == ["x", "y", "z"]
+
+
+def test_moment_nets_train_through_a_wrapper_like_distributed_data_parallel(monkeypatch):
+    """Under torchrun, fit hands loss_fn a DistributedDataParallel wrapper: only its forward reaches the net."""
+    import torch
+
+    from studio.engine import training
+
+    real_fit = training.fit
+    wrapped = []
+
+    class OnlyForward(torch.nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, *args, **kwargs):
+            wrapped.append(True)
+            return self.module(*args, **kwargs)
+
+    def fit_with_wrapper(ctx, model, train_data, cfg, *, loss_fn, **kw):
+        wrapper = OnlyForward(model)
+        return real_fit(ctx, model, train_data, cfg, loss_fn=lambda _m, batch: loss_fn(wrapper, batch), **kw)
+
+    monkeypatch.setattr(training, "fit", fit_with_wrapper)
+    aug = train_moment_nets(Ctx(), tiny_dataset(), MomentTrainConfig(mean_epochs=2, cov_epochs=1, seed=0))
+    assert wrapped and np.isfinite(aug.info["mean"]["final_epoch_loss"])

@@ -9,7 +9,9 @@ What it imitates
 ----------------
 *Mat geometry.* An electrospun mat is a random deposit of long, gently curved
 fibres laid down one after the other on the collector.  Each fibre is a smooth
-curve through the field of view whose curvature is a sum of two slow sinusoids
+curve right through the field of view (it enters and leaves at the border: the
+fibres are continuous, so no image shows a cut fibre end; up to v5 about 1.4
+square-cut ends per image were drawn) whose curvature is a sum of two slow sinusoids
 (radius of curvature of several hundred pixels), with a log-normal radius
 (fibre diameters of electrospun mats are close to log-normal) that also varies
 slowly along the fibre.  Fibres are painted in deposition order, so later fibres
@@ -94,7 +96,7 @@ __all__ = [
 
 GENERATOR_NAME = "studio.sem.synthetic"
 #: Bump whenever the pictures change, so that cached sample datasets are remade.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 CLASS_NAMES = ("HNF", "NHNF")
 MANIFEST_NAME = "manifest.json"
 
@@ -133,7 +135,10 @@ def _centreline(rng: np.random.Generator, size: int, pad: float):
     """Samples (x, y, tx, ty) every _DELTA px of one fibre crossing the image."""
     cx, cy = rng.uniform(0, size, 2)
     theta0 = rng.uniform(0, 2 * np.pi)
-    half = 0.75 * math.sqrt(2) * size + pad
+    # long enough that a fibre starting anywhere in the field leaves it at both ends even when
+    # curved (the diagonal is sqrt(2) * size); up to v5 it was 0.75 * sqrt(2) * size, which left
+    # ~1.4 square-cut fibre ends inside each image -- a real mat's fibres are continuous
+    half = 1.15 * math.sqrt(2) * size + pad
     s = np.arange(-half, half, _DELTA)
     theta = np.full(s.shape, theta0)
     for _ in range(2):

@@ -135,3 +135,12 @@ def test_sample_dataset_cache(tmp_path, monkeypatch):
     assert (path / MANIFEST_NAME).exists()
     other = sample_dataset_path(cache, n_hnf=2, n_nhnf=2, size=128, seed=2)
     assert other != path
+
+
+def test_fibres_cross_the_whole_field():
+    """No square-cut fibre ends inside the image (up to v5 about 1.4 per image): the fibres of a mat are continuous."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x, y = synthetic._centreline(rng, 1024, pad=10.0)[:2]
+        for k in (0, -1):
+            assert not (0 <= x[k] < 1024 and 0 <= y[k] < 1024)

@@ -670,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--input-norm", choices=("dataset", "patch"), default=None,
                    help="input normalisation (the paper does not say): 'dataset' subtracts the training patches' "
                         "mean and divides by their std, 'patch' standardises each patch by its own "
-                        "(default: per patch)")
+                        "(default: patch)")
     q.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
     q.add_argument("--lr", type=float, default=1e-3)
     q.add_argument("--batch", type=int, default=32)

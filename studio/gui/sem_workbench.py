@@ -1049,7 +1049,8 @@ class SemWorkbench(Workbench):
     # ===================================================================== model
     def apply_paper_protocol(self) -> None:
         """Sect. 2.3 of the paper: CNN_5 + FC 40, momentum 0.9, lr 1e-3, wd 1e-4, batch 32,
-        one representative patch per image, 300 iterations."""
+        one representative patch per image, 300 iterations; where the paper is silent, what it
+        most likely did: no augmentation, the training mean subtracted (here with the std)."""
         self.depth_spin.setValue(5)
         self.fc40_check.setChecked(True)
         self.optimizer_combo.setCurrentText("momentum")
@@ -1060,8 +1061,9 @@ class SemWorkbench(Workbench):
         self.iterations_radio.setChecked(True)
         self.length_spin.setValue(PAPER_ITERATIONS)
         self.augment_check.setChecked(False)
+        self.input_norm_combo.setCurrentIndex(self.input_norm_combo.findData("dataset"))
         self.set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum, "
-                         "no augmentation.")
+                         "no augmentation, inputs normalised by the training patches' mean and std.")
 
     def _length_mode_changed(self, iterations: bool) -> None:
         self.length_spin.blockSignals(True)

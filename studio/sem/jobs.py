@@ -12,6 +12,10 @@ Protocol (paper 004, sections 2.1–2.3):
   defective when the share of its patches with P(defect) ≥ 0.5 passes the share
   threshold (the whole-micrograph inspection the paper names as future work).
 
+Where the paper is silent we choose, by default (GUI and CLI alike; the published set-up is
+``augment=False, input_norm="dataset"``): random rotations by 90° and mirroring of the training
+patches (:class:`PatchTensors`) and per-patch input standardisation (:func:`standardisation`).
+
 The paper has no validation split; the per-epoch ``val/*`` curves are computed on
 the held-out 30 % for monitoring only (no model selection, early stopping off).
 
@@ -69,7 +73,7 @@ class SemTrainConfig:
     depth: int = 5
     fc40: bool = True
     augment: bool = True  # random rotations by 90° and mirroring of training patches (not in the paper)
-    input_norm: str = "dataset"  # "dataset" (two scalars) or "patch" (each patch by its own); see standardisation()
+    input_norm: str = "patch"  # "patch" (each patch by its own mean/std) or "dataset" (two scalars); standardisation()
     fit: FitConfig = field(default_factory=paper_fit_config)
     init_checkpoint: str | None = None  # fine-tune from this checkpoint instead of N(0, 0.01²)
     share_threshold: float = M.DEFAULT_SHARE_THRESHOLD

@@ -7,8 +7,10 @@
 2. CPU time of those 300 iterations.
 3. Full-image inference (64 patches) per 1024×1024 image: median of N images.
 
-Usage: ``python bench/bench_sem.py [--seeds 0 1 2] [--augment both|no|yes] [--all-patches-epochs 2]
-[--skip-all] [--skip-timing] [--timing-runs 3]``.
+Usage: ``python bench/bench_sem.py [--seeds 0 1 2] [--augment both|no|yes] [--input-norm dataset|patch|both]
+[--all-patches-epochs 2] [--skip-all] [--skip-timing] [--timing-runs 3]``.
+Augmentation and the input normalisation are where the paper is silent (see ``studio.sem.jobs``); the
+paper as published is ``--augment no --input-norm dataset``.
 The sample dataset is generated on first use into $STUDIO_HOME (default: the user
 data folder) and cached.  Run it from the repository root; in a git worktree other than
 the one the venv installed, put ``PYTHONPATH=.`` in front so that this checkout's
@@ -51,6 +53,14 @@ class Ctx:
         pass
 
 
+def variant_label(augment: bool, norm: str) -> str:
+    """Name of a training variant of [1]: the paper's protocol plus what we chose where it is silent."""
+    if not augment and norm == "dataset":
+        return "paper protocol as published"
+    extras = (["flips/rotations"] if augment else []) + (["per-patch normalisation"] if norm == "patch" else [])
+    return "paper protocol + " + " + ".join(extras)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
@@ -68,6 +78,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--augment", choices=("both", "no", "yes"), default="both",
                     help="train without and/or with random 90° rotations and mirroring")
+    ap.add_argument("--input-norm", choices=("both", "dataset", "patch"), default="both",
+                    help="input normalisation of [1]: by the training patches' mean/std and/or per patch")
     args = ap.parse_args()
 
     import torch
@@ -83,10 +95,13 @@ def main() -> None:
     print(f"sample dataset at {path} ({time.time() - t0:.1f} s incl. generation if it was not cached)")
 
     summary = {}
-    for augment in {"both": (False, True), "no": (False,), "yes": (True,)}[args.augment] if args.seeds else ():
+    variants = [(augment, norm) for norm in {"both": ("dataset", "patch")}.get(args.input_norm, (args.input_norm,))
+                for augment in {"both": (False, True), "no": (False,), "yes": (True,)}[args.augment]]
+    for augment, norm in variants if args.seeds else ():
         rows = []
+        label = variant_label(augment, norm)
         for seed in args.seeds:
-            cfg = sem.SemTrainConfig(patch_mode="representative", split_seed=seed, augment=augment,
+            cfg = sem.SemTrainConfig(patch_mode="representative", split_seed=seed, augment=augment, input_norm=norm,
                                      fit=sem.paper_fit_config(iterations=sem.PAPER_ITERATIONS, seed=seed,
                                                               optimizer=args.optimizer, lr=args.lr,
                                                               val_every=args.val_every))
@@ -94,15 +109,14 @@ def main() -> None:
             w = time.time()
             res = sem.train_sem(Ctx(), cfg)
             rows.append((seed, res.metrics, time.process_time() - t, time.time() - w))
-            print(f"paper protocol{' + flips/rotations' if augment else ''}, seed {seed}: test accuracy "
+            print(f"{label}, seed {seed}: test accuracy "
                   f"{res.metrics['test/accuracy']:.3f}, AUC {res.metrics['test/auc']:.3f}, image accuracy (64-patch "
                   f"verdict) {res.metrics['test/image_accuracy']:.3f}; train+eval CPU {rows[-1][2]:.0f} s, "
                   f"wall {rows[-1][3]:.0f} s", flush=True)
-        summary[augment] = ([r[1]["test/accuracy"] for r in rows], [r[1]["test/auc"] for r in rows])
+        summary[label] = ([r[1]["test/accuracy"] for r in rows], [r[1]["test/auc"] for r in rows])
 
     print()
-    for augment, (accs, aucs) in summary.items():
-        label = "paper protocol + flips/rotations" if augment else "paper protocol as published"
+    for label, (accs, aucs) in summary.items():
         print(f"[1] {label} (representative patch, 70/30 by image, {sem.PAPER_ITERATIONS} iterations "
               f"{args.optimizer} lr {args.lr:g}): test accuracy over seeds {args.seeds}: median {statistics.median(accs):.3f} "
               f"(min {min(accs):.3f}, max {max(accs):.3f}; each {', '.join(f'{a:.3f}' for a in accs)}), AUC median "
@@ -121,7 +135,7 @@ def main() -> None:
     ds = load_dataset(path)
     tr, _ = stratified_split(ds.labels, 0.3, 0)
     train_set = build_patch_set(ds, tr, mode="representative", representative="annotated")
-    norm = sem.standardisation(train_set)
+    norm = sem.standardisation(train_set, mode=sem.SemTrainConfig().input_norm)  # the job's default
     times = []
     for _ in range(args.timing_runs):
         model = build_model({"n_classes": 2})

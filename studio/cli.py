@@ -279,6 +279,8 @@ def cmd_sem(args) -> int:
                                  fit=sem.paper_fit_config(**overrides))
         if args.share_threshold is not None:
             cfg.share_threshold = args.share_threshold
+        if args.input_norm:
+            cfg.input_norm = args.input_norm
         if args.sample_images:
             cfg.sample_images = (args.sample_images[0], args.sample_images[1])
         if args.sample_size:
@@ -831,6 +833,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-fc", action="store_true", help="without the FC 40 layer (Table 3)")
     q.add_argument("--no-augment", action="store_true",
                    help="no random 90° rotations / mirroring of training patches (the paper has none)")
+    q.add_argument("--input-norm", choices=("dataset", "patch"), default=None,
+                   help="input normalisation (the paper does not say): 'dataset' subtracts the training patches' "
+                        "mean and divides by their std, 'patch' standardises each patch by its own "
+                        "(default: patch)")
     q.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
     q.add_argument("--lr", type=float, default=1e-3)
     q.add_argument("--weight-decay", type=float, default=1e-4)

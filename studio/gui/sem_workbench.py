@@ -359,6 +359,14 @@ class SemWorkbench(Workbench):
         self.augment_check.setToolTip("Train on randomly rotated (90°) and mirrored patches. A fibre mat has no "
                                       f"preferred orientation; not in {PAPER}, whose 112 training patches over-fit "
                                       "without it.")
+        self.input_norm_combo = QtWidgets.QComboBox()
+        self.input_norm_combo.addItem("per patch", "patch")
+        self.input_norm_combo.addItem("dataset", "dataset")
+        self.input_norm_combo.setToolTip(
+            f"Input normalisation ({PAPER} does not say which it used).\n"
+            "per patch: each 128×128 patch minus its own mean, divided by its own standard deviation, so that a "
+            "micrograph's brightness, contrast, gradient or charging glow does not reach the network.\n"
+            "dataset: minus the training patches' mean, divided by their standard deviation.")
         self.paper_button = QtWidgets.QPushButton("Paper protocol")
         self.paper_button.setToolTip(f"Set the learning set-up of Sect. 2.3 of {PAPER}: CNN_5 + FC 40, SGD momentum "
                                      "0.9, lr 1e-3, weight decay 1e-4, batch 32, one representative patch per "
@@ -388,6 +396,8 @@ class SemWorkbench(Workbench):
         g.addWidget(self.patch_mode_combo, 4, 1)
         g.addWidget(self.paper_button, 4, 2, 1, 2)
         g.addWidget(self.augment_check, 5, 0, 1, 2)
+        g.addWidget(lab("Input", self.input_norm_combo), 5, 2)
+        g.addWidget(self.input_norm_combo, 5, 3)
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
 
@@ -1039,7 +1049,8 @@ class SemWorkbench(Workbench):
     # ===================================================================== model
     def apply_paper_protocol(self) -> None:
         """Sect. 2.3 of the paper: CNN_5 + FC 40, momentum 0.9, lr 1e-3, wd 1e-4, batch 32,
-        one representative patch per image, 300 iterations."""
+        one representative patch per image, 300 iterations; where the paper is silent, what it
+        most likely did: no augmentation, the training mean subtracted (here with the std)."""
         self.depth_spin.setValue(5)
         self.fc40_check.setChecked(True)
         self.optimizer_combo.setCurrentText("momentum")
@@ -1050,8 +1061,9 @@ class SemWorkbench(Workbench):
         self.iterations_radio.setChecked(True)
         self.length_spin.setValue(PAPER_ITERATIONS)
         self.augment_check.setChecked(False)
+        self.input_norm_combo.setCurrentIndex(self.input_norm_combo.findData("dataset"))
         self.set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum, "
-                         "no augmentation.")
+                         "no augmentation, inputs normalised by the training patches' mean and std.")
 
     def _length_mode_changed(self, iterations: bool) -> None:
         self.length_spin.blockSignals(True)
@@ -1079,7 +1091,8 @@ class SemWorkbench(Workbench):
                                epochs=None if iterations else n, iterations=n if iterations else None)
         return SemTrainConfig(data=self.dataset_source, crop_bottom=self.crop_spin.value(),
                               patch_mode=self.patch_mode_combo.currentData(), depth=self.depth_spin.value(),
-                              fc40=self.fc40_check.isChecked(), augment=self.augment_check.isChecked(), fit=fit,
+                              fc40=self.fc40_check.isChecked(), augment=self.augment_check.isChecked(),
+                              input_norm=self.input_norm_combo.currentData(), fit=fit,
                               init_checkpoint=init_checkpoint,
                               share_threshold=self.share_threshold, **self.sample_options)
 
@@ -1092,6 +1105,9 @@ class SemWorkbench(Workbench):
             self.fc40_check.setChecked(bool(config["fc40"]))
         if "augment" in config:
             self.augment_check.setChecked(bool(config["augment"]))
+        if "patch_mode" in config:  # a SemTrainConfig; runs made before the option normalised by the dataset
+            index = self.input_norm_combo.findData(config.get("input_norm", "dataset"))
+            self.input_norm_combo.setCurrentIndex(max(0, index))
         if fit.get("optimizer") in OPTIMIZERS:
             self.optimizer_combo.setCurrentText(fit["optimizer"])
         if fit.get("lr"):

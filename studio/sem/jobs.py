@@ -12,6 +12,10 @@ Protocol (paper 004, sections 2.1–2.3):
   defective when the share of its patches with P(defect) ≥ 0.5 passes the share
   threshold (the whole-micrograph inspection the paper names as future work).
 
+Where the paper is silent we choose, by default (GUI and CLI alike; the published set-up is
+``augment=False, input_norm="dataset"``): random rotations by 90° and mirroring of the training
+patches (:class:`PatchTensors`) and per-patch input standardisation (:func:`standardisation`).
+
 The paper has no validation split; the per-epoch ``val/*`` curves are computed on
 the held-out 30 % for monitoring only (no model selection, early stopping off).
 
@@ -40,6 +44,9 @@ from studio.sem.patches import PATCH_SIZE, build_patch_set, extract_patches, str
 
 WORKBENCH = "sem"
 PAPER_ITERATIONS = 300
+#: input normalisations of :func:`standardisation` (the paper does not say which it used)
+INPUT_NORMALISATIONS = ("dataset", "patch")
+PER_PATCH_MIN_STD = 0.01
 
 
 def paper_fit_config(**overrides: Any) -> FitConfig:
@@ -66,6 +73,7 @@ class SemTrainConfig:
     depth: int = 5
     fc40: bool = True
     augment: bool = True  # random rotations by 90° and mirroring of training patches (not in the paper)
+    input_norm: str = "patch"  # "patch" (each patch by its own mean/std) or "dataset" (two scalars); standardisation()
     fit: FitConfig = field(default_factory=paper_fit_config)
     init_checkpoint: str | None = None  # fine-tune from this checkpoint instead of N(0, 0.01²)
     share_threshold: float = M.DEFAULT_SHARE_THRESHOLD
@@ -153,17 +161,45 @@ def positive_class(class_names: list[str]) -> int:
     return 1 if neg == 0 and len(class_names) > 1 else 0
 
 
-def standardisation(patch_set, max_patches: int = 4096, seed: int = 0) -> dict[str, float]:
-    """Mean and standard deviation of the training patches' [0, 1] pixels.
+def standardisation(patch_set, max_patches: int = 4096, seed: int = 0, mode: str = "dataset") -> dict[str, Any]:
+    """The input normalisation of a training run, stored in the checkpoint.
 
-    The paper does not say how inputs were normalised; MATLAB's image input layer
-    subtracts the training mean by default.  We subtract the mean and divide by the
-    standard deviation (two scalars, stored in the checkpoint).
+    The paper does not say how inputs were normalised (MATLAB's image input layer
+    subtracts the training mean by default).  ``mode="dataset"``: subtract the mean
+    and divide by the standard deviation of the training patches' [0, 1] pixels
+    (two scalars).  ``mode="patch"``: every patch is standardised by its own mean
+    and standard deviation (``per_patch``), which removes what a micrograph's dose,
+    brightness gradient, charging glow and contrast setting do to a patch's level
+    and gain, so that the network sees shapes; the dataset's mean and std are still
+    recorded.  See :func:`standardise_patches`.
     """
+    if mode not in INPUT_NORMALISATIONS:
+        raise ValueError(f"input normalisation must be one of {INPUT_NORMALISATIONS}, got {mode!r}")
     n = len(patch_set)
     idx = np.sort(np.random.default_rng(seed).choice(n, size=min(n, max_patches), replace=False))
     x = patch_set.as_float(idx)
-    return {"mean": float(x.mean()), "std": float(max(x.std(), 1e-6))}
+    norm: dict[str, Any] = {"mean": float(x.mean()), "std": float(max(x.std(), 1e-6))}
+    if mode == "patch":
+        norm["per_patch"] = True
+    return norm
+
+
+def standardise_patches(x: np.ndarray, norm: dict[str, Any]) -> np.ndarray:
+    """Network input from float patches (..., s, s) in [0, 1]: the training run's normalisation.
+
+    With ``norm["per_patch"]`` each patch minus its own mean, divided by its own
+    standard deviation (at least 0.01, so a flat patch stays flat rather than
+    amplifying its noise); otherwise ``(x - mean) / std`` with the checkpoint's
+    scalars (checkpoints made before the option have only those).  Training
+    (:class:`PatchTensors`) and inference (:func:`patch_probabilities`) both call this.
+    """
+    x = np.asarray(x, np.float32)
+    if norm.get("per_patch"):
+        mean = x.mean(axis=(-2, -1), keepdims=True)
+        std = np.maximum(x.std(axis=(-2, -1), keepdims=True), np.float32(PER_PATCH_MIN_STD))
+        return ((x - mean) / std).astype(np.float32, copy=False)
+    mean, std = np.float32(norm.get("mean", 0.0)), np.float32(norm.get("std", 1.0))
+    return (x - mean) / std
 
 
 class PatchTensors:
@@ -176,9 +212,9 @@ class PatchTensors:
     accuracy 1.0) on our sample.
     """
 
-    def __init__(self, patch_set, norm: dict[str, float], augment: bool = False):
+    def __init__(self, patch_set, norm: dict[str, Any], augment: bool = False):
         self.ps = patch_set
-        self.mean, self.std = np.float32(norm["mean"]), np.float32(norm["std"])
+        self.norm = norm
         self.augment = augment
 
     def __len__(self) -> int:
@@ -187,7 +223,7 @@ class PatchTensors:
     def __getitem__(self, i: int):
         import torch
 
-        x = torch.from_numpy((self.ps.as_float(np.array([i]))[0] - self.mean) / self.std)
+        x = torch.from_numpy(standardise_patches(self.ps.as_float(np.array([i]))[0], self.norm))
         if self.augment:
             k = int(torch.randint(8, ()))
             x = torch.rot90(x, k % 4, (1, 2))
@@ -197,14 +233,13 @@ class PatchTensors:
         return x, int(self.ps.labels[i])
 
 
-def patch_probabilities(model, patches: np.ndarray, scale: float, device, norm: dict[str, float],
+def patch_probabilities(model, patches: np.ndarray, scale: float, device, norm: dict[str, Any],
                         batch_size: int = 64, ctx=None):
     """Softmax probabilities (n, classes) of integer or float patches (n, s, s)."""
     import torch
 
     model.eval()
     out = []
-    mean, std = np.float32(norm.get("mean", 0.0)), np.float32(norm.get("std", 1.0))
     with torch.no_grad():
         for start in range(0, len(patches), batch_size):
             if ctx is not None:
@@ -212,7 +247,7 @@ def patch_probabilities(model, patches: np.ndarray, scale: float, device, norm: 
             chunk = patches[start:start + batch_size].astype(np.float32)
             if scale != 1.0:
                 chunk *= np.float32(1.0 / scale)
-            chunk = (chunk - mean) / std
+            chunk = standardise_patches(chunk, norm)
             x = torch.from_numpy(chunk[:, None]).to(device)
             out.append(torch.softmax(model(x), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 2), np.float32)
@@ -297,7 +332,7 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
                               seed=cfg.split_seed)
     ctx.log(f"{len(train_set)} training patches, {len(val_set)} held-out patches ({cfg.patch_mode})")
     names = dataset.class_names
-    norm = standardisation(train_set, seed=cfg.split_seed)
+    norm = standardisation(train_set, seed=cfg.split_seed, mode=cfg.input_norm)
     hparams = {"depth": cfg.depth, "fc40": cfg.fc40, "n_classes": len(names)}
     torch.manual_seed(cfg.fit.seed)
     model = build_model(hparams)
@@ -317,7 +352,9 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
 
     meta = CheckpointMeta(
         model_kind=MODEL_KIND, hyperparameters=hparams, class_names=names,
-        normalisation={**norm, "input": "(pixels / full scale of the bit depth - mean) / std",
+        normalisation={**norm, "input": "x = pixels / full scale of the bit depth; (x - mean(x)) / max(std(x), 0.01) "
+                                         "per patch" if norm.get("per_patch") else
+                                "(pixels / full scale of the bit depth - mean) / std",
                        "patch_size": PATCH_SIZE},
         extra={"crop_bottom": cfg.crop_bottom, "patch_mode": cfg.patch_mode, "share_threshold": cfg.share_threshold,
                "positive_class": names[positive_class(names)], "negative_class": names[negative_class(names)]},

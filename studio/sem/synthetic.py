@@ -9,7 +9,9 @@ What it imitates
 ----------------
 *Mat geometry.* An electrospun mat is a random deposit of long, gently curved
 fibres laid down one after the other on the collector.  Each fibre is a smooth
-curve through the field of view whose curvature is a sum of two slow sinusoids
+curve right through the field of view (it enters and leaves at the border: the
+fibres are continuous, so no image shows a cut fibre end; up to v5 about 1.4
+square-cut ends per image were drawn) whose curvature is a sum of two slow sinusoids
 (radius of curvature of several hundred pixels), with a log-normal radius
 (fibre diameters of electrospun mats are close to log-normal) that also varies
 slowly along the fibre.  Fibres are painted in deposition order, so later fibres
@@ -30,7 +32,8 @@ swellings that appear when the solution viscosity is too low (paper,
 Sect. 2.1) -- are local bumps of R(s) on a fibre (Gaussian bump = spindle,
 half-ellipse = round bead).  Specks of dust and electrosprayed particles are
 small bright hemispheres anywhere in the image.  Optionally, some fibre
-crossings are fused (a flat melted blob at the junction).  The *difficulty*
+crossings are fused (a flat melted blob at the junction, 1.6-2.6 times the
+fibre radius).  The *difficulty*
 knob in [0, 1] sets the defect density and size: 0 gives over a hundred large beads
 per image, 1 gives a handful of small beads (bead radius 1.8-2.6x the fibre
 radius) and almost no specks, so that the hardest NHNF images differ from HNF
@@ -94,7 +97,7 @@ __all__ = [
 
 GENERATOR_NAME = "studio.sem.synthetic"
 #: Bump whenever the pictures change, so that cached sample datasets are remade.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 7
 CLASS_NAMES = ("HNF", "NHNF")
 MANIFEST_NAME = "manifest.json"
 
@@ -133,7 +136,10 @@ def _centreline(rng: np.random.Generator, size: int, pad: float):
     """Samples (x, y, tx, ty) every _DELTA px of one fibre crossing the image."""
     cx, cy = rng.uniform(0, size, 2)
     theta0 = rng.uniform(0, 2 * np.pi)
-    half = 0.75 * math.sqrt(2) * size + pad
+    # long enough that a fibre starting anywhere in the field leaves it at both ends even when
+    # curved (the diagonal is sqrt(2) * size); up to v5 it was 0.75 * sqrt(2) * size, which left
+    # ~1.4 square-cut fibre ends inside each image -- a real mat's fibres are continuous
+    half = 1.15 * math.sqrt(2) * size + pad
     s = np.arange(-half, half, _DELTA)
     theta = np.full(s.shape, theta0)
     for _ in range(2):
@@ -170,11 +176,12 @@ def _radius_profile(rng, s: np.ndarray, r0: float, variation: float) -> np.ndarr
     return (r0 * np.clip(r, 0.5, 1.6)).astype(np.float32)
 
 
-def _render_tube(cv: _Canvas, x, y, tx, ty, R, dR, bright: float, sh: _Shading, order: int):
+def _render_tube(cv: _Canvas, x, y, tx, ty, R, dR, bright: float, sh: _Shading, order: int, R_plain=None):
     """Composite one fibre (a body of revolution of radius R(s)) over the canvas.
 
-    Pixels it covers for the most part get ``order`` in ``cv.top``.  Returns the flat indices and radii of pixels where it crosses an earlier fibre
-    (candidates for fused junctions).
+    Pixels it covers for the most part get ``order`` in ``cv.top``.  Returns the flat indices of pixels where it
+    crosses an earlier fibre (candidates for fused junctions) and the fibre's radius there, from ``R_plain`` (the
+    radius without beads) when given.
     """
     tmax = R + 1.0
     counts = (2.0 * tmax / _DELTA).astype(np.int64) + 2
@@ -194,6 +201,7 @@ def _render_tube(cv: _Canvas, x, y, tx, ty, R, dR, bright: float, sh: _Shading, 
     if not ok.any():
         return np.empty(0, np.int64), np.empty(0, np.float32)
     idx, d, e, Ri = idx[ok], d[ok], e[ok], Ri[ok]
+    R_cross = Ri if R_plain is None else R_plain[idx]
     flat = yi[ok].astype(np.int64) * cv.w + xi[ok]
     np.minimum.at(cv.edge, flat, e)
     alpha = np.clip(0.5 - cv.edge[flat], 0.0, 1.0)
@@ -211,7 +219,7 @@ def _render_tube(cv: _Canvas, x, y, tx, ty, R, dR, bright: float, sh: _Shading, 
     cross = (covered > 0.6) & (alpha > 0.9)
     cv.cov[flat] = np.maximum(covered, alpha)
     cv.top[flat[alpha > 0.5]] = order
-    return flat[cross], Ri[cross]
+    return flat[cross], R_cross[cross]
 
 
 def _render_blob(cv: _Canvas, cx, cy, ra, rb, angle, bright, g, sh: _Shading | None = None):
@@ -357,13 +365,15 @@ def generate_image(
     cross_flat: list[np.ndarray] = []
     cross_r: list[np.ndarray] = []
     nf = len(fibres)
-    for order, (_, x, y, tx, ty, s, R, _) in enumerate(fibres):
+    for order, (_, x, y, tx, ty, s, R, R_base) in enumerate(fibres):
         if order == n_deep:
             cv.img[:] = ndimage.gaussian_filter(cv.img, rng.uniform(1.0, 1.8))
         depth = 1.0 - (order + 1) / max(nf, 1)
         bright = top_b * (1.0 - darken * depth) * rng.uniform(0.92, 1.05)
         dR = np.gradient(R, _DELTA).astype(np.float32)
-        cf, cr = _render_tube(cv, x, y, tx, ty, R, dR, bright, sh, order)
+        # a fused junction is sized by the fibre, not by a bead that happens to sit at the crossing
+        # (up to v6 it took the bead's radius: melted blobs up to 50 px in radius, 10x the fibre)
+        cf, cr = _render_tube(cv, x, y, tx, ty, R, dR, bright, sh, order, R_plain=R_base)
         if n_fused and order >= n_deep and len(cf):
             pick = rng.choice(len(cf), size=min(8, len(cf)), replace=False)
             cross_flat.append(cf[pick])

@@ -153,3 +153,37 @@ def test_augmentation_yields_symmetries_of_the_patch_and_keeps_the_label():
         assert len(matches) == 1
         seen.add(matches[0])
     assert seen == set(range(8))
+
+
+def test_per_patch_standardisation_removes_level_and_gain_and_keeps_flat_patches_flat():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.1, 0.6, (3, 128, 128)).astype(np.float32)
+    norm = {"mean": 0.3, "std": 0.2, "per_patch": True}
+    z = sem.standardise_patches(x, norm)
+    assert np.allclose(z.mean(axis=(1, 2)), 0, atol=1e-5) and np.allclose(z.std(axis=(1, 2)), 1, atol=1e-4)
+    # a darker, lower-contrast exposure of the same patch gives the same input
+    assert np.allclose(sem.standardise_patches(0.5 * x + 0.2, norm), z, atol=1e-4)
+    flat = np.full((1, 128, 128), 0.4, np.float32) + rng.normal(0, 1e-4, (1, 128, 128)).astype(np.float32)
+    assert np.abs(sem.standardise_patches(flat, norm)).max() < 0.1  # noise of a flat patch is not blown up
+    # the dataset mode (and checkpoints made before the option) use the two scalars
+    assert np.allclose(sem.standardise_patches(x, {"mean": 0.3, "std": 0.2}), (x - 0.3) / 0.2)
+    with pytest.raises(ValueError):
+        sem.standardisation(None, mode="pixel")
+
+
+def test_per_patch_model_predicts_with_the_normalisation_it_was_trained_with(pool, small_dataset, tmp_path):
+    import torch
+
+    cfg = quick_cfg(small_dataset)
+    cfg.input_norm = "patch"
+    job = pool.run(sem.train_sem, cfg, run=RunSpec("sem", "m", run_dir=str(tmp_path / "run")))
+    assert job.status == "done", job.traceback
+    net, meta = sem.load_model(tmp_path / "run")
+    assert meta.normalisation["per_patch"] is True and "per patch" in meta.normalisation["input"]
+    image = sem.read_image(sorted((small_dataset / "NHNF").glob("*.png"))[0])[0].astype(np.float32) / 255
+    got = np.array(sem.predict_image(net, meta, image, "cpu").patch_defect).ravel()
+    patches = np.stack([image[r:r + 128, c:c + 128] for r in (0, 128) for c in (0, 128)])
+    x = (patches - patches.mean(axis=(1, 2), keepdims=True)) / patches.std(axis=(1, 2), keepdims=True)
+    with torch.no_grad():
+        want = 1 - torch.softmax(net(torch.from_numpy(x[:, None])), 1)[:, 0].numpy()
+    assert np.allclose(got, want, atol=1e-5)

@@ -135,3 +135,22 @@ def test_sample_dataset_cache(tmp_path, monkeypatch):
     assert (path / MANIFEST_NAME).exists()
     other = sample_dataset_path(cache, n_hnf=2, n_nhnf=2, size=128, seed=2)
     assert other != path
+
+
+def test_fibres_cross_the_whole_field():
+    """No square-cut fibre ends inside the image (up to v5 about 1.4 per image): the fibres of a mat are continuous."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x, y = synthetic._centreline(rng, 1024, pad=10.0)[:2]
+        for k in (0, -1):
+            assert not (0 <= x[k] < 1024 and 0 <= y[k] < 1024)
+
+
+def test_fused_junctions_are_sized_by_the_fibre_not_by_a_bead_at_the_crossing():
+    """Up to v6 a junction on a bead took the bead's radius: melted blobs of 30-60 px on 5 px fibres."""
+    radii = []
+    for seed in range(6):
+        _, info = generate_image(np.random.default_rng(seed), True, size=512, difficulty=0.0, fused=True,
+                                 return_info=True)
+        radii += [d[3] for d in info["defects"] if d[0] == "fused"]
+    assert len(radii) >= 6 and max(radii) < 25  # 1.6-2.6 x fibre radii of mostly 3-9 px

@@ -771,7 +771,7 @@ def add_seg_train_arguments(q: argparse.ArgumentParser, common, variants) -> Non
     q.add_argument("--bn-init", choices=("normal", "constant"), default="normal",
                    help="batch-norm weight init: N(0,1) (Table I) or 1 (Table II)")
     q.add_argument("--preset", choices=("quick", "paper"), default="quick",
-                   help="quick: CPU-sized (400 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
+                   help="quick: CPU-sized (500 iters, half width, lr 1e-2); paper: 180K iters, lr 1e-3")
     q.add_argument("--iters", type=int, help="training iterations (default: the preset's)")
     q.add_argument("--batch", type=int, default=16)
     q.add_argument("--lr", type=float, help="base learning rate (default: the preset's)")

@@ -350,14 +350,35 @@ class JobPool:
         return job
 
     def run(self, fn: Callable[[JobContext, Any], Any], config: Any = None, **kwargs: Any) -> Job:
-        """Submit and wait (the CLI's way).  Ctrl+C cancels the job and waits for it to stop."""
+        """Submit and wait (the CLI's way).  Ctrl+C cancels the job and waits for it to stop.
+
+        The first SIGINT only sets the job's cancel flag from a signal handler: letting
+        Python raise KeyboardInterrupt inside ``Event.wait`` can leave the event's lock
+        held (the exception may land between a ``with`` block's ``__enter__`` and its
+        ``try``), after which the waiting CLI and the finishing worker both hang.  A
+        second Ctrl+C raises KeyboardInterrupt as usual (stop waiting).
+        """
+        import signal
+        import threading
+
         job = self.submit(fn, config, **kwargs)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            def cancel_on_sigint(signum, frame):
+                if job.cancel_requested:
+                    raise KeyboardInterrupt
+                job.cancel()
+
+            previous = signal.signal(signal.SIGINT, cancel_on_sigint)
         try:
             while not job.wait(0.1):
                 pass
         except KeyboardInterrupt:
             job.cancel()
             job.wait()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return job
 
     def _execute(self, job: Job, fn: Callable, config: Any, lane: DeviceLane | None, short: bool) -> None:

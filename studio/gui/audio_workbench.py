@@ -218,8 +218,7 @@ class AudioWorkbench(Workbench):
         services.bridge.metric.connect(self._on_metric)
         self._refresh_classifiers()
         self._kind_changed()
-        self.update_buttons()
-        self.set_status("Waiting for torch to load…" if not services.is_torch_ready else "Ready.")
+        self.show_initial_state()
 
     # =================================================================== building
     def _build_left(self) -> QtWidgets.QWidget:
@@ -482,9 +481,7 @@ class AudioWorkbench(Workbench):
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:
-        self.update_buttons()
-        if not self._active:
-            self.set_status(f"Ready on {self.services.device()}.")
+        super().on_torch_ready()
         if self.waveform is not None and self.inspection is None:
             self.schedule_inspect()
 

@@ -262,8 +262,7 @@ class SegmentationWorkbench(Workbench):
         self._fill_table()
         self._update_model_label()
         self._update_corrections_label()
-        self.update_buttons()
-        self.set_status("Waiting for torch to load…" if not services.is_torch_ready else "Ready.")
+        self.show_initial_state()
         if services.is_torch_ready:
             QtCore.QTimer.singleShot(0, self.on_torch_ready)
 
@@ -528,9 +527,7 @@ class SegmentationWorkbench(Workbench):
         if not self.custom_weights_check.isChecked():
             self._show_variant_weights(self.variant_combo.currentText())
         self._describe_presets()
-        self.update_buttons()
-        if not self._active:
-            self.set_status(f"Ready on {self.services.device()}.")
+        super().on_torch_ready()
         if self.isVisible():
             self.count_variants()
 
@@ -1286,8 +1283,8 @@ class SegmentationWorkbench(Workbench):
         """The corrections recorded for this dataset in an earlier session (their files must still exist)."""
         from studio.segmentation import io
 
-        self.extra_samples, problems = io.read_corrections(self.corrections_folder())
-        self.extra_samples = [p for p in self.extra_samples if p[0] in self.entries]
+        pairs, problems = io.read_corrections(self.corrections_folder())
+        self.extra_samples = [p for p in pairs if p[0] in self.entries]
         self._update_corrections_label()
         return problems
 

@@ -217,8 +217,7 @@ class SemWorkbench(Workbench):
         services.bridge.metric.connect(self._on_metric)
         self._update_model_label()
         self._update_verdict()
-        self.update_buttons()
-        self.set_status("Waiting for torch to load…" if not services.is_torch_ready else "Ready.")
+        self.show_initial_state()
 
     # =================================================================== building
     def _build_left(self) -> QtWidgets.QWidget:
@@ -580,9 +579,7 @@ class SemWorkbench(Workbench):
 
     # ================================================================ Workbench hooks
     def on_torch_ready(self) -> None:
-        self.update_buttons()
-        if not self._active:
-            self.set_status(f"Ready on {self.services.device()}.")
+        super().on_torch_ready()
         if self.model_checkpoint and self.shown_path:
             self._maybe_auto_classify()
 

@@ -211,8 +211,7 @@ class UnmixingWorkbench(Workbench):
         self.add_shortcuts((("Ctrl+.", self.stop),))
         services.bridge.metric.connect(self._on_metric)
         self._clear_models()
-        self.update_buttons()
-        self.set_status("Waiting for torch to load…" if not services.is_torch_ready else "Ready.")
+        self.show_initial_state()
 
     # =================================================================== building
     def _build_left(self) -> QtWidgets.QWidget:
@@ -464,11 +463,6 @@ class UnmixingWorkbench(Workbench):
         return self.right_panel
 
     # ================================================================ Workbench hooks
-    def on_torch_ready(self) -> None:
-        self.update_buttons()
-        if not self._active:
-            self.set_status(f"Ready on {self.services.device()}.")
-
     def open_paths(self, paths: list[str]) -> None:
         cubes = [p for p in paths if p.lower().endswith(".hdr")]
         spectra = [p for p in paths if p not in cubes]

@@ -88,7 +88,17 @@ class Workbench(QtWidgets.QWidget):
         """Load a run's model and settings (Runs dock ▸ Reopen)."""
 
     def on_torch_ready(self) -> None:
-        """Called once torch has been imported; enable model actions here."""
+        """Called once torch has been imported: enables the model actions and says so.
+
+        Workbenches that do more then call ``super().on_torch_ready()``."""
+        self.update_buttons()
+        if not self._active:
+            self.set_status(f"Ready on {self.services.device()}.")
+
+    def show_initial_state(self) -> None:
+        """The end of a workbench's constructor: buttons enabled as the state allows, torch's loading named."""
+        self.update_buttons()
+        self.set_status("Waiting for torch to load…" if not self.services.is_torch_ready else "Ready.")
 
     def is_busy(self) -> bool:
         return bool(self._active)

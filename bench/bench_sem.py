@@ -8,9 +8,9 @@
 3. Full-image inference (64 patches) per 1024×1024 image: median of N images.
 
 Usage: ``python bench/bench_sem.py [--seeds 0 1 2] [--augment both|no|yes] [--input-norm dataset|patch|both]
-[--all-patches-epochs 2] [--skip-all] [--skip-timing] [--timing-runs 3]``.
+[--shift PX] [--all-patches-epochs 2] [--skip-all] [--skip-timing] [--timing-runs 3]``.
 Augmentation and the input normalisation are where the paper is silent (see ``studio.sem.jobs``); the
-paper as published is ``--augment no --input-norm dataset``.
+paper as published is ``--augment no --input-norm dataset`` (shifts are part of ``--augment yes``).
 The sample dataset is generated on first use into $STUDIO_HOME (default: the user
 data folder) and cached.  Run it from the repository root; in a git worktree other than
 the one the venv installed, put ``PYTHONPATH=.`` in front so that this checkout's
@@ -53,11 +53,12 @@ class Ctx:
         pass
 
 
-def variant_label(augment: bool, norm: str) -> str:
+def variant_label(augment: bool, norm: str, shift: int = 0) -> str:
     """Name of a training variant of [1]: the paper's protocol plus what we chose where it is silent."""
     if not augment and norm == "dataset":
         return "paper protocol as published"
-    extras = (["flips/rotations"] if augment else []) + (["per-patch normalisation"] if norm == "patch" else [])
+    extras = (["flips/rotations"] if augment else []) + ([f"shifts ±{shift} px"] if shift else []) \
+        + (["per-patch normalisation"] if norm == "patch" else [])
     return "paper protocol + " + " + ".join(extras)
 
 
@@ -80,6 +81,9 @@ def main() -> None:
                     help="train without and/or with random 90° rotations and mirroring")
     ap.add_argument("--input-norm", choices=("both", "dataset", "patch"), default="both",
                     help="input normalisation of [1]: by the training patches' mean/std and/or per patch")
+    ap.add_argument("--shift", type=int, default=None,
+                    help="random translation (px) of the representative training patches when --augment yes "
+                         "(default: the job's)")
     args = ap.parse_args()
 
     import torch
@@ -99,9 +103,11 @@ def main() -> None:
                 for augment in {"both": (False, True), "no": (False,), "yes": (True,)}[args.augment]]
     for augment, norm in variants if args.seeds else ():
         rows = []
-        label = variant_label(augment, norm)
+        shift = (sem.SemTrainConfig().shift if args.shift is None else args.shift) if augment else 0
+        label = variant_label(augment, norm, shift)
         for seed in args.seeds:
             cfg = sem.SemTrainConfig(patch_mode="representative", split_seed=seed, augment=augment, input_norm=norm,
+                                     shift=shift,
                                      fit=sem.paper_fit_config(iterations=sem.PAPER_ITERATIONS, seed=seed,
                                                               optimizer=args.optimizer, lr=args.lr,
                                                               val_every=args.val_every))

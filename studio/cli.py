@@ -281,6 +281,8 @@ def cmd_sem(args) -> int:
             cfg.share_threshold = args.share_threshold
         if args.input_norm:
             cfg.input_norm = args.input_norm
+        if args.shift is not None:
+            cfg.shift = args.shift
         if args.sample_images:
             cfg.sample_images = (args.sample_images[0], args.sample_images[1])
         if args.sample_size:
@@ -833,6 +835,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-fc", action="store_true", help="without the FC 40 layer (Table 3)")
     q.add_argument("--no-augment", action="store_true",
                    help="no random 90° rotations / mirroring of training patches (the paper has none)")
+    q.add_argument("--shift", type=int, default=None, metavar="PX",
+                   help="with --patches representative: move each training patch by a random offset of up to "
+                        "± PX pixels inside its image (default 32; 0 = off; the paper has none)")
     q.add_argument("--input-norm", choices=("dataset", "patch"), default=None,
                    help="input normalisation (the paper does not say): 'dataset' subtracts the training patches' "
                         "mean and divides by their std, 'patch' standardises each patch by its own "

@@ -64,6 +64,8 @@ __all__ = ["SemWorkbench", "thumbnail_array", "load_dataset_job", "main"]
 PAPER = "Ieracitano et al. (paper 004)"
 #: Section 2.3 trains 300 iterations (equal to studio.sem.jobs.PAPER_ITERATIONS; a test checks).
 PAPER_ITERATIONS = 300
+#: Default random shift of representative training patches (equal to studio.sem.jobs.SemTrainConfig.shift).
+DEFAULT_SHIFT = 32
 #: A patch counts as defective at P(defect) >= 0.5 (the softmax decision of the paper's CNN).
 PATCH_THRESHOLD = 0.5
 CURVE_KEYS = ("train/loss", "val/loss", "val/accuracy")
@@ -358,6 +360,17 @@ class SemWorkbench(Workbench):
         self.augment_check.setToolTip("Train on randomly rotated (90°) and mirrored patches. A fibre mat has no "
                                       f"preferred orientation; not in {PAPER}, whose 112 training patches over-fit "
                                       "without it.")
+        self.shift_spin = QtWidgets.QSpinBox()
+        self.shift_spin.setRange(0, PATCH_SIZE - 1)
+        self.shift_spin.setSuffix(" px")
+        self.shift_spin.setValue(DEFAULT_SHIFT)
+        self.shift_spin.setToolTip(
+            "Representative patches: move each training patch by a random offset of up to ± this many pixels "
+            "inside its image, so that the network sees a bead at more than one place (0 = off; not in "
+            f"{PAPER}). With all patches the neighbouring patches are training patches already.")
+        self.patch_mode_combo.currentIndexChanged.connect(
+            lambda _i: self.shift_spin.setEnabled(self.patch_mode_combo.currentData() == "representative"))
+        self.shift_spin.setEnabled(self.patch_mode_combo.currentData() == "representative")
         self.input_norm_combo = QtWidgets.QComboBox()
         self.input_norm_combo.addItem("per patch", "patch")
         self.input_norm_combo.addItem("dataset", "dataset")
@@ -397,6 +410,8 @@ class SemWorkbench(Workbench):
         g.addWidget(self.augment_check, 5, 0, 1, 2)
         g.addWidget(lab("Input", self.input_norm_combo), 5, 2)
         g.addWidget(self.input_norm_combo, 5, 3)
+        g.addWidget(lab("Shift", self.shift_spin), 6, 0)
+        g.addWidget(self.shift_spin, 6, 1)
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
 
@@ -1058,9 +1073,10 @@ class SemWorkbench(Workbench):
         self.iterations_radio.setChecked(True)
         self.length_spin.setValue(PAPER_ITERATIONS)
         self.augment_check.setChecked(False)
+        self.shift_spin.setValue(0)
         self.input_norm_combo.setCurrentIndex(self.input_norm_combo.findData("dataset"))
         self.set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum, "
-                         "no augmentation, inputs normalised by the training patches' mean and std.")
+                         "no augmentation or shifts, inputs normalised by the training patches' mean and std.")
 
     def _length_mode_changed(self, iterations: bool) -> None:
         self.length_spin.blockSignals(True)
@@ -1089,7 +1105,7 @@ class SemWorkbench(Workbench):
         return SemTrainConfig(data=self.dataset_source, crop_bottom=self.crop_spin.value(),
                               patch_mode=self.patch_mode_combo.currentData(), depth=self.depth_spin.value(),
                               fc40=self.fc40_check.isChecked(), augment=self.augment_check.isChecked(),
-                              input_norm=self.input_norm_combo.currentData(), fit=fit,
+                              shift=self.shift_spin.value(), input_norm=self.input_norm_combo.currentData(), fit=fit,
                               init_checkpoint=init_checkpoint,
                               share_threshold=self.share_threshold, **self.sample_options)
 
@@ -1102,9 +1118,10 @@ class SemWorkbench(Workbench):
             self.fc40_check.setChecked(bool(config["fc40"]))
         if "augment" in config:
             self.augment_check.setChecked(bool(config["augment"]))
-        if "patch_mode" in config:  # a SemTrainConfig; runs made before the option normalised by the dataset
+        if "patch_mode" in config:  # a SemTrainConfig; runs made before an option did without it
             index = self.input_norm_combo.findData(config.get("input_norm", "dataset"))
             self.input_norm_combo.setCurrentIndex(max(0, index))
+            self.shift_spin.setValue(int(config.get("shift", 0)))
         if fit.get("optimizer") in OPTIMIZERS:
             self.optimizer_combo.setCurrentText(fit["optimizer"])
         if fit.get("lr"):

@@ -13,8 +13,10 @@ Protocol (paper 004, sections 2.1–2.3):
   threshold (the whole-micrograph inspection the paper names as future work).
 
 Where the paper is silent we choose, by default (GUI and CLI alike; the published set-up is
-``augment=False, input_norm="dataset"``): random rotations by 90° and mirroring of the training
-patches (:class:`PatchTensors`) and per-patch input standardisation (:func:`standardisation`).
+``augment=False, shift=0, input_norm="dataset"``): random rotations by 90° and mirroring of the
+training patches (:class:`PatchTensors`), in the representative-patch protocol random translations
+of the patch by up to ``shift`` pixels inside its image, and per-patch input standardisation
+(:func:`standardisation`).
 
 The paper has no validation split; the per-epoch ``val/*`` curves are computed on
 the held-out 30 % for monitoring only (no model selection, early stopping off).
@@ -73,6 +75,7 @@ class SemTrainConfig:
     depth: int = 5
     fc40: bool = True
     augment: bool = True  # random rotations by 90° and mirroring of training patches (not in the paper)
+    shift: int = 32  # representative protocol: random translation by up to ± shift px (not in the paper); 0 = off
     input_norm: str = "patch"  # "patch" (each patch by its own mean/std) or "dataset" (two scalars); standardisation()
     fit: FitConfig = field(default_factory=paper_fit_config)
     init_checkpoint: str | None = None  # fine-tune from this checkpoint instead of N(0, 0.01²)
@@ -209,13 +212,22 @@ class PatchTensors:
     a mirror), drawn from torch's generator so seeded runs repeat.  A fibre mat has
     no preferred orientation, so these are label-preserving; they are not in the
     paper, which trains 112 patches without augmentation and over-fits (train
-    accuracy 1.0) on our sample.
+    accuracy 1.0) on our sample.  ``shift`` > 0 (needs a patch set built with
+    ``margin >= shift``) first moves the patch by a uniform random (dy, dx) in
+    [-shift, shift]² inside its image: with one patch per image the network
+    otherwise sees each bead at one place only, and the fully connected layers
+    after the last pooling (4 × 4 cells) are position-specific.  A bead near the
+    patch border can leave a shifted crop, so ``shift`` stays small (32 px = a
+    quarter patch by default).
     """
 
-    def __init__(self, patch_set, norm: dict[str, Any], augment: bool = False):
+    def __init__(self, patch_set, norm: dict[str, Any], augment: bool = False, shift: int = 0):
         self.ps = patch_set
         self.norm = norm
         self.augment = augment
+        self.shift = int(shift)
+        if self.shift and (patch_set.windows is None or patch_set.margin < self.shift):
+            raise ValueError(f"shift {self.shift} needs a patch set built with margin >= {self.shift}")
 
     def __len__(self) -> int:
         return len(self.ps)
@@ -223,7 +235,12 @@ class PatchTensors:
     def __getitem__(self, i: int):
         import torch
 
-        x = torch.from_numpy(standardise_patches(self.ps.as_float(np.array([i]))[0], self.norm))
+        if self.shift:
+            dy, dx = (int(v) for v in torch.randint(-self.shift, self.shift + 1, (2,)))
+            raw = self.ps.shifted(i, dy, dx)
+        else:
+            raw = self.ps.as_float(np.array([i]))[0]
+        x = torch.from_numpy(standardise_patches(raw, self.norm))
         if self.augment:
             k = int(torch.randint(8, ()))
             x = torch.rot90(x, k % 4, (1, 2))
@@ -320,14 +337,17 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
     import torch
     from torch.nn import functional as F
 
+    if not 0 <= int(cfg.shift) < PATCH_SIZE:
+        raise UserError(f"shift must be between 0 and {PATCH_SIZE - 1} pixels, got {cfg.shift}")
     dataset = open_dataset(cfg, ctx)
     train_idx, test_idx = stratified_split(dataset.labels, cfg.test_fraction, cfg.split_seed)
     if len(train_idx) == 0 or len(test_idx) == 0:
         raise UserError(f"{dataset.root}: {len(dataset)} images are too few for a {1 - cfg.test_fraction:.0%}/"
                         f"{cfg.test_fraction:.0%} split")
     ctx.log(f"split by image: {len(train_idx)} train, {len(test_idx)} test (seed {cfg.split_seed})")
+    shift = int(cfg.shift) if cfg.patch_mode == "representative" else 0  # "all": neighbours are patches too
     train_set = build_patch_set(dataset, train_idx, mode=cfg.patch_mode, representative=cfg.representative,
-                                seed=cfg.split_seed)
+                                seed=cfg.split_seed, margin=shift)
     val_set = build_patch_set(dataset, test_idx, mode=cfg.patch_mode, representative=cfg.representative,
                               seed=cfg.split_seed)
     ctx.log(f"{len(train_set)} training patches, {len(val_set)} held-out patches ({cfg.patch_mode})")
@@ -376,7 +396,7 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
         # the representative-patch protocol has ~4 iterations an epoch: validating (and recalibrating
         # batch norm) every epoch doubled the training time; about 25 monitoring points are enough
         fit_cfg = dataclasses.replace(fit_cfg, val_every=max(1, fit_cfg.iterations // 25))
-    result = fit(ctx, model, PatchTensors(train_set, norm, augment=cfg.augment), fit_cfg, loss_fn=loss_fn,
+    result = fit(ctx, model, PatchTensors(train_set, norm, augment=cfg.augment, shift=shift), fit_cfg, loss_fn=loss_fn,
                  val_data=PatchTensors(val_set, norm),
                  validate=classification_validate, on_checkpoint=on_checkpoint)
     ctx.progress(0, 1, "evaluating on the test images")

@@ -153,7 +153,11 @@ class PatchSet:
 
     ``patches`` (n, s, s) uint8, uint16 or float32; ``patches / scale`` is in [0, 1].
     ``image_index`` says which dataset image each patch comes from, ``rows`` /
-    ``cols`` its grid cell, ``labels`` its (image) label.
+    ``cols`` its grid cell, ``labels`` its (image) label.  ``windows`` (only when
+    built with ``margin`` > 0): per patch the (s + 2·margin)² neighbourhood
+    centred on it, same dtype and scale, the image mirrored where the
+    neighbourhood passes its border, for translated training crops
+    (:meth:`shifted`).
     """
 
     patches: np.ndarray
@@ -162,6 +166,8 @@ class PatchSet:
     image_index: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
+    windows: np.ndarray | None = None
+    margin: int = 0
 
     def __len__(self) -> int:
         return len(self.patches)
@@ -174,6 +180,21 @@ class PatchSet:
             out *= np.float32(1.0 / self.scale)
         return out[:, None, :, :]
 
+    def shifted(self, i: int, dy: int, dx: int) -> np.ndarray:
+        """Patch ``i`` moved by (dy, dx) pixels inside its image, float32 (1, s, s) in [0, 1].
+
+        |dy|, |dx| ≤ ``margin`` (the patch itself at (0, 0)); a pure crop of the
+        stored neighbourhood, no resampling.
+        """
+        m = self.margin
+        if self.windows is None or max(abs(dy), abs(dx)) > m:
+            raise ValueError(f"shift ({dy}, {dx}) needs a patch set built with margin >= {max(abs(dy), abs(dx))}")
+        s = self.patches.shape[-1]
+        out = self.windows[i, m + dy:m + dy + s, m + dx:m + dx + s].astype(np.float32)
+        if self.scale != 1.0:
+            out *= np.float32(1.0 / self.scale)
+        return out[None]
+
 
 def build_patch_set(
     dataset: _RawSource,
@@ -183,6 +204,7 @@ def build_patch_set(
     size: int = PATCH_SIZE,
     representative: str | int = "center",
     seed: int = 0,
+    margin: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> PatchSet:
     """Patches of the images ``indices`` of ``dataset`` (anything with ``raw(i)`` and ``labels``).
@@ -191,12 +213,18 @@ def build_patch_set(
     ``mode="representative"``: one patch per image (see
     :func:`representative_patch_index`; ``"random"`` is seeded by ``(seed, i)``).
     Mixed bit depths are stored as uint16 (8-bit values x 257, exact), float
-    images force float32.
+    images force float32.  ``margin`` > 0 also keeps each patch's neighbourhood
+    (``PatchSet.windows``) for translated training crops; it costs
+    ((s + 2·margin) / s)² times the patches' memory.
     """
     if mode not in ("all", "representative"):
         raise ValueError(f"mode must be 'all' or 'representative', got {mode!r}")
+    margin = int(margin)
+    if not 0 <= margin < size:
+        raise ValueError(f"margin must be in [0, {size}), got {margin}")
     idx = [int(i) for i in indices]
     chunks, labs, imgs, rws, cls_ = [], [], [], [], []
+    win_chunks = []
     scales = []
     for k, i in enumerate(idx):
         arr, scale = dataset.raw(i)
@@ -216,6 +244,10 @@ def build_patch_set(
             p = arr[r * size:(r + 1) * size, c * size:(c + 1) * size].copy()[None]
             g = np.array([j])
         chunks.append(p)
+        if margin:
+            padded = np.pad(arr, margin, mode="reflect")
+            win_chunks.append(np.stack([padded[(j // cols) * size:(j // cols + 1) * size + 2 * margin,
+                                               (j % cols) * size:(j % cols + 1) * size + 2 * margin] for j in g]))
         scales.append(scale)
         labs.append(np.full(len(p), int(dataset.labels[i]), np.int64))
         imgs.append(np.full(len(p), i, np.int64))
@@ -226,15 +258,19 @@ def build_patch_set(
     if not chunks:
         e = np.empty(0, np.int64)
         return PatchSet(np.empty((0, size, size), np.uint8), 255.0, e, e.copy(), e.copy(), e.copy())
+    data, scale = _common_scale(chunks, scales)
+    windows = _common_scale(win_chunks, scales)[0] if margin else None
+    return PatchSet(data, scale, np.concatenate(labs), np.concatenate(imgs),
+                    np.concatenate(rws).astype(np.int64), np.concatenate(cls_).astype(np.int64),
+                    windows=windows, margin=margin)
+
+
+def _common_scale(chunks: list[np.ndarray], scales: list[float]) -> tuple[np.ndarray, float]:
+    """Chunks of several images in one array: uint8, uint16 (8-bit x 257, exact) or float32 in [0, 1]."""
     dtypes = {c.dtype for c in chunks}
     if dtypes == {np.dtype(np.uint8)}:
-        data, scale = np.concatenate(chunks), 255.0
-    elif np.dtype(np.float32) in dtypes or any(s not in (255.0, 65535.0) for s in scales):
-        data = np.concatenate([c.astype(np.float32) / np.float32(s) for c, s in zip(chunks, scales)])
-        scale = 1.0
-    else:
-        data = np.concatenate([c.astype(np.uint16) * np.uint16(257) if s == 255.0 else c.astype(np.uint16)
-                               for c, s in zip(chunks, scales)])
-        scale = 65535.0
-    return PatchSet(data, scale, np.concatenate(labs), np.concatenate(imgs),
-                    np.concatenate(rws).astype(np.int64), np.concatenate(cls_).astype(np.int64))
+        return np.concatenate(chunks), 255.0
+    if np.dtype(np.float32) in dtypes or any(s not in (255.0, 65535.0) for s in scales):
+        return np.concatenate([c.astype(np.float32) / np.float32(s) for c, s in zip(chunks, scales)]), 1.0
+    return np.concatenate([c.astype(np.uint16) * np.uint16(257) if s == 255.0 else c.astype(np.uint16)
+                           for c, s in zip(chunks, scales)]), 65535.0

@@ -99,6 +99,7 @@ def test_paper_protocol_and_defaults():
     from studio.sem import jobs
 
     assert sw.PAPER_ITERATIONS == jobs.PAPER_ITERATIONS
+    assert sw.DEFAULT_SHIFT == jobs.SemTrainConfig().shift
 
 
 def test_paper_protocol_button(bench, sem_data, qtbot):
@@ -110,11 +111,14 @@ def test_paper_protocol_button(bench, sem_data, qtbot):
     assert wb.batch_spin.value() == 32 and wb.depth_spin.value() == 5 and wb.fc40_check.isChecked()
     assert wb.train_config().input_norm == jobs.SemTrainConfig().input_norm  # GUI and CLI defaults agree
     assert wb.train_config().augment == jobs.SemTrainConfig().augment
+    assert wb.train_config().shift == jobs.SemTrainConfig().shift
     wb.patch_mode_combo.setCurrentIndex(0)
+    assert not wb.shift_spin.isEnabled()  # shifts apply to representative patches only
     wb.paper_button.click()
     cfg = wb.train_config()
     assert cfg.patch_mode == "representative" and cfg.fit.iterations == 300 and cfg.fit.epochs is None
-    assert not cfg.augment and cfg.input_norm == "dataset"  # the published set-up
+    assert wb.shift_spin.isEnabled()
+    assert not cfg.augment and cfg.shift == 0 and cfg.input_norm == "dataset"  # the published set-up
     assert cfg.fit.optimizer == "momentum" and cfg.fit.batch_size == 32 and cfg.depth == 5 and cfg.fc40
     wb.epochs_radio.setChecked(True)
     assert wb.length_spin.value() == 4  # epochs and iterations remember their own numbers

@@ -187,3 +187,34 @@ def test_per_patch_model_predicts_with_the_normalisation_it_was_trained_with(poo
     with torch.no_grad():
         want = 1 - torch.softmax(net(torch.from_numpy(x[:, None])), 1)[:, 0].numpy()
     assert np.allclose(got, want, atol=1e-5)
+
+
+def test_shift_augmentation_moves_the_patch_inside_its_image():
+    import torch
+
+    from studio.sem.patches import build_patch_set
+
+    class One:
+        labels = np.array([1])
+
+        def __init__(self, img):
+            self.img = img
+
+        def raw(self, i):
+            return self.img, 255.0
+
+    img = np.random.default_rng(1).integers(0, 255, (384, 384), dtype=np.uint8)
+    ps = build_patch_set(One(img), [0], mode="representative", representative=4, margin=8)  # centre cell
+    norm = {"mean": 0.0, "std": 1.0}
+    with pytest.raises(ValueError):
+        sem.PatchTensors(build_patch_set(One(img), [0], mode="representative", representative=4), norm, shift=8)
+    torch.manual_seed(0)
+    offsets = set()
+    for _ in range(40):
+        x, y = sem.PatchTensors(ps, norm, shift=8)[0]
+        assert y == 1
+        found = [(dy, dx) for dy in range(-8, 9) for dx in range(-8, 9)
+                 if np.array_equal(np.rint(x[0].numpy() * 255), img[128 + dy:256 + dy, 128 + dx:256 + dx])]
+        assert len(found) == 1
+        offsets.add(found[0])
+    assert len(offsets) > 10  # random offsets, not one fixed crop

@@ -149,3 +149,25 @@ def test_annotated_representative_patch_from_the_generator_manifest(tmp_path):
     for k, i in enumerate(range(len(ds))):
         assert np.array_equal(ps.patches[k], extract_patches(ds.raw(i)[0])[ds.representative[i]])
     assert load_dataset(root, crop_bottom=10).representative == [None] * len(ds)  # grid shifted: not used
+
+
+def test_shifted_patches_are_exact_crops_of_the_image_mirrored_at_its_border():
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 255, size=(384, 512), dtype=np.uint8)
+    ds = _FakeDataset([img, img.T.copy()], [0, 1])
+    ps = build_patch_set(ds, [0, 1], mode="all", margin=16)
+    assert ps.windows.shape == (len(ps), 160, 160) and ps.margin == 16
+    k = 5  # image 0, row 1, col 1: an inner cell, every shift stays inside the image
+    assert (ps.rows[k], ps.cols[k]) == (1, 1)
+    for dy, dx in [(0, 0), (-16, 16), (7, -3)]:
+        got = ps.shifted(k, dy, dx)
+        assert got.shape == (1, 128, 128) and got.dtype == np.float32
+        assert np.array_equal(np.rint(got[0] * 255), img[128 + dy:256 + dy, 128 + dx:256 + dx])
+    assert np.array_equal(ps.shifted(k, 0, 0), ps.as_float(np.array([k]))[0])  # no shift: the patch itself
+    top_left = ps.shifted(0, -4, 0)[0] * 255  # above the image: rows 4, 3, 2, 1 mirrored, then row 0
+    assert np.allclose(top_left[:5], img[[4, 3, 2, 1, 0], :128])
+    with pytest.raises(ValueError):
+        ps.shifted(k, 17, 0)
+    with pytest.raises(ValueError):
+        build_patch_set(ds, [0], margin=128)
+    assert build_patch_set(ds, [0]).windows is None  # no neighbourhoods unless asked for

@@ -19,6 +19,14 @@ run: $(STAMP)
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
+# The user guides' screenshots (docs/screenshots/*.png): each tab of a first start, offscreen.
+screenshots: $(STAMP)
+	@for tab in unmixing segmentation audio sem; do \
+	  home=$$(mktemp -d); \
+	  STUDIO_HOME=$$home QT_QPA_PLATFORM=offscreen $(VENV)/bin/studio --screenshot docs/screenshots/$$tab.png --tab $$tab || exit 1; \
+	  rm -rf $$home; \
+	done
+
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_startup.py
 	QT_QPA_PLATFORM=offscreen $(PY) bench/bench_event_latency.py

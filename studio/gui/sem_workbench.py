@@ -354,7 +354,8 @@ class SemWorkbench(Workbench):
         self.patch_mode_combo.setToolTip(
             "all: every 128×128 patch of a training image, labelled with its image's class.\n"
             f"representative: one patch per image (the annotated one when the dataset has annotations, else the "
-            f"centre patch), the protocol of {PAPER}.")
+            f"centre patch), the protocol of {PAPER}. Its verdicts on whole micrographs (all "
+            "patches of an image) are much less accurate than on its patches: train on all patches for those.")
         self.augment_check = QtWidgets.QCheckBox("Flips/rotations")
         self.augment_check.setChecked(True)
         self.augment_check.setToolTip("Train on randomly rotated (90°) and mirrored patches. A fibre mat has no "

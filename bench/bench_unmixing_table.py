@@ -30,14 +30,17 @@ import time
 class Ctx:
     """A console job context (no pool): prints progress every 10 %."""
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device="cpu", quiet=False):
         import torch
 
         self.device = torch.device(device)
         self.run = None
         self._last = -1
+        self.quiet = quiet
 
     def progress(self, done, total, message=""):
+        if self.quiet:
+            return
         decile = int(10 * done / max(1, total))
         if decile != self._last:
             self._last = decile

@@ -848,8 +848,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--batch", type=int, default=32)
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--share-threshold", type=float, default=None,
-                   help="share of defective patches above which an image is defective, stored with the model "
-                        "(default 0.125)")
+                   help="share of defective patches from which an image is defective, stored with the model "
+                        "(default: calibrated on the training images after training)")
     q.add_argument("--crop-bottom", type=int, default=0, help="rows of info bar to cut from the bottom")
     q.add_argument("--init", help="fine-tune from this run folder or checkpoint")
     q.add_argument("--sample-images", type=int, nargs=2, metavar=("HNF", "NHNF"), help=argparse.SUPPRESS)

@@ -354,8 +354,7 @@ class SemWorkbench(Workbench):
         self.patch_mode_combo.setToolTip(
             "all: every 128×128 patch of a training image, labelled with its image's class.\n"
             f"representative: one patch per image (the annotated one when the dataset has annotations, else the "
-            f"centre patch), the protocol of {PAPER}. Its verdicts on whole micrographs (all "
-            "patches of an image) are much less accurate than on its patches: train on all patches for those.")
+            f"centre patch), the protocol of {PAPER}.")
         self.augment_check = QtWidgets.QCheckBox("Flips/rotations")
         self.augment_check.setChecked(True)
         self.augment_check.setToolTip("Train on randomly rotated (90°) and mirrored patches. A fibre mat has no "
@@ -1108,7 +1107,7 @@ class SemWorkbench(Workbench):
                               fc40=self.fc40_check.isChecked(), augment=self.augment_check.isChecked(),
                               shift=self.shift_spin.value(), input_norm=self.input_norm_combo.currentData(), fit=fit,
                               init_checkpoint=init_checkpoint,
-                              share_threshold=self.share_threshold, **self.sample_options)
+                              **self.sample_options)  # share threshold: calibrated by the training
 
     def restore_config(self, config: dict[str, Any]) -> None:
         """Set the controls from a run's config (a SemTrainConfig dict)."""
@@ -1213,7 +1212,8 @@ class SemWorkbench(Workbench):
         rid = f"Run #{run.id}" if run is not None else "Training"
         self.set_status(f"{rid} done in {job.elapsed():.1f} s on {job.device}: test accuracy "
                          f"{_pct(m.get('test/accuracy'))}, AUC {m.get('test/auc', float('nan')):.3f}, image "
-                         f"accuracy {_pct(m.get('test/image_accuracy'))}.")
+                         f"accuracy {_pct(m.get('test/image_accuracy'))} (defective from "
+                         f"{100 * self.share_threshold:g} % of patches, calibrated on the training images).")
         self._maybe_auto_classify()
 
     # ------------------------------------------------------------------ the model

@@ -11,6 +11,8 @@ Protocol (paper 004, sections 2.1–2.3):
   matrix and ROC/AUC on the test patches, and whole-image verdicts: an image is
   defective when the share of its patches with P(defect) ≥ 0.5 passes the share
   threshold (the whole-micrograph inspection the paper names as future work).
+  Unless given, the share threshold is calibrated after training on the training
+  images (:func:`training_share_threshold`); it is stored with the model.
 
 Where the paper is silent we choose, by default (GUI and CLI alike; the published set-up is
 ``augment=False, shift=0, input_norm="dataset"``): random rotations by 90° and mirroring of the
@@ -79,7 +81,7 @@ class SemTrainConfig:
     input_norm: str = "patch"  # "patch" (each patch by its own mean/std) or "dataset" (two scalars); standardisation()
     fit: FitConfig = field(default_factory=paper_fit_config)
     init_checkpoint: str | None = None  # fine-tune from this checkpoint instead of N(0, 0.01²)
-    share_threshold: float = M.DEFAULT_SHARE_THRESHOLD
+    share_threshold: float | None = None  # None: calibrated on the training images after training
     sample_images: tuple[int, int] = (75, 85)  # HNF, NHNF of the sample dataset (paper: 75 / 85)
     sample_size: int = 1024
     sample_seed: int = 0
@@ -276,6 +278,7 @@ def evaluate_model(model, dataset: SemDataset, test_idx: np.ndarray, cfg: SemTra
     """Patch-level and image-level test metrics (eqs. 1–4, confusion, ROC/AUC)."""
     names = dataset.class_names
     pos, neg = positive_class(names), negative_class(names)
+    share_threshold = M.DEFAULT_SHARE_THRESHOLD if cfg.share_threshold is None else float(cfg.share_threshold)
     eval_set = build_patch_set(dataset, test_idx, mode="all")
     probs = patch_probabilities(model, eval_set.patches, eval_set.scale, device, norm, ctx=ctx)
     defect = 1.0 - probs[:, neg]
@@ -283,7 +286,7 @@ def evaluate_model(model, dataset: SemDataset, test_idx: np.ndarray, cfg: SemTra
     image_true, image_pred, image_share = [], [], []
     for i in test_idx:
         sel = eval_set.image_index == i
-        is_def, share = M.image_verdict(defect[sel], share_threshold=cfg.share_threshold)
+        is_def, share = M.image_verdict(defect[sel], share_threshold=share_threshold)
         true = int(dataset.labels[i])
         mean_probs = probs[sel].mean(axis=0)
         pred = int(np.argmax(mean_probs)) if len(names) > 2 else (pos if is_def else neg)
@@ -314,7 +317,7 @@ def evaluate_model(model, dataset: SemDataset, test_idx: np.ndarray, cfg: SemTra
         "test/image_accuracy": img_report["accuracy"],
     }
     report = {"patch": _jsonable(report), "image": _jsonable(img_report), "positive": names[pos],
-              "patch_mode": cfg.patch_mode, "share_threshold": cfg.share_threshold}
+              "patch_mode": cfg.patch_mode, "share_threshold": share_threshold}
     return SemResult(metrics=metrics, report=report, class_names=names, test_images=images,
                      roc={"fpr": fpr.tolist(), "tpr": tpr.tolist()})
 
@@ -331,6 +334,27 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def training_share_threshold(model, dataset: SemDataset, train_idx: np.ndarray, device, norm: dict[str, Any],
+                             patch_set=None, ctx=None) -> float:
+    """The whole-image share threshold that best separates the *training* images (no test data).
+
+    Every patch of every training image is classified and
+    :func:`studio.sem.metrics.calibrated_share_threshold` picks the threshold.  With
+    representative patches the other 63 patches of a training image were never
+    trained on; with all patches the network has seen them, so their shares are
+    more extreme than on new images and the threshold lands in the wide gap between
+    the classes.  ``patch_set``: the training images' patches when already built
+    (``mode="all"``).
+    """
+    names = dataset.class_names
+    neg = negative_class(names)
+    ps = patch_set if patch_set is not None else build_patch_set(dataset, train_idx, mode="all")
+    probs = patch_probabilities(model, ps.patches, ps.scale, device, norm, ctx=ctx)
+    ids, _verdicts, shares = M.image_verdicts(1.0 - probs[:, neg], ps.image_index)
+    labels = (np.asarray(dataset.labels)[ids] != neg).astype(int)
+    return M.calibrated_share_threshold(shares, labels, positive=1)
+
+
 # ------------------------------------------------------------------- training
 def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
     """Train (or fine-tune) the SEM classifier; saves a checkpoint after every validation."""
@@ -339,6 +363,8 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
 
     if not 0 <= int(cfg.shift) < PATCH_SIZE:
         raise UserError(f"shift must be between 0 and {PATCH_SIZE - 1} pixels, got {cfg.shift}")
+    if cfg.share_threshold is not None and not 0.0 < float(cfg.share_threshold) <= 1.0:
+        raise UserError(f"the share threshold must be in (0, 1], got {cfg.share_threshold}")
     dataset = open_dataset(cfg, ctx)
     train_idx, test_idx = stratified_split(dataset.labels, cfg.test_fraction, cfg.split_seed)
     if len(train_idx) == 0 or len(test_idx) == 0:
@@ -399,6 +425,17 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
     result = fit(ctx, model, PatchTensors(train_set, norm, augment=cfg.augment, shift=shift), fit_cfg, loss_fn=loss_fn,
                  val_data=PatchTensors(val_set, norm),
                  validate=classification_validate, on_checkpoint=on_checkpoint)
+    if cfg.share_threshold is None:
+        ctx.progress(0, 1, "calibrating the whole-image verdict on the training images")
+        threshold = training_share_threshold(model, dataset, train_idx, ctx.device, norm,
+                                             train_set if cfg.patch_mode == "all" else None, ctx)
+        cfg = dataclasses.replace(cfg, share_threshold=threshold)
+        ctx.log(f"whole-image verdict: defective from {100 * threshold:.1f} % defective patches "
+                f"(calibrated on the {len(train_idx)} training images)")
+        meta.extra["share_threshold"] = threshold
+        meta.extra["share_threshold_source"] = "calibrated on the training images"
+        if ctx.run is not None and ctx.run.checkpoint:
+            ctx.run.set_checkpoint(save_checkpoint(ctx.run.checkpoint_path("model"), model.state_dict(), meta))
     ctx.progress(0, 1, "evaluating on the test images")
     evaluation = evaluate_model(model, dataset, test_idx, cfg, ctx.device, norm, ctx)
     evaluation.metrics["train/loss"] = result.metrics.get("train/loss", float("nan"))
@@ -476,14 +513,19 @@ def load_model(model: str | Path, device="cpu"):
     return net.to(device).eval(), meta
 
 
+def model_share_threshold(meta) -> float:
+    """The share threshold stored with a model (a checkpoint saved before calibration has none: the default)."""
+    value = (meta.extra or {}).get("share_threshold")
+    return float(value) if value else M.DEFAULT_SHARE_THRESHOLD
+
+
 def predict_image(net, meta, image: np.ndarray, device, patch_threshold: float = 0.5,
                   share_threshold: float | None = None, ctx=None) -> ImagePrediction:
     """Per-patch defect probabilities and the whole-image verdict of one float image."""
     names = meta.class_names
     neg = names.index(meta.extra.get("negative_class", names[negative_class(names)])) \
         if meta.extra.get("negative_class") in names else negative_class(names)
-    share_threshold = meta.extra.get("share_threshold", M.DEFAULT_SHARE_THRESHOLD) if share_threshold is None \
-        else share_threshold
+    share_threshold = model_share_threshold(meta) if share_threshold is None else share_threshold
     patches = extract_patches(image, PATCH_SIZE)
     probs = patch_probabilities(net, patches, 1.0, device, meta.normalisation, ctx=ctx)
     defect = 1.0 - probs[:, neg]
@@ -499,8 +541,7 @@ def predict_sem(ctx, cfg: SemPredictConfig) -> SemPredictions:
     """Classify images one by one; a bad file gets its error, the others still run."""
     net, meta = load_model(cfg.model, ctx.device)
     crop = meta.extra.get("crop_bottom", 0) if cfg.crop_bottom is None else cfg.crop_bottom
-    share = meta.extra.get("share_threshold", M.DEFAULT_SHARE_THRESHOLD) if cfg.share_threshold is None \
-        else cfg.share_threshold
+    share = model_share_threshold(meta) if cfg.share_threshold is None else cfg.share_threshold
     out: list[ImagePrediction] = []
     for k, path in enumerate(cfg.images):
         ctx.check()

@@ -30,7 +30,11 @@ training patches): patch accuracy 64 % (AUC 0.69), image accuracy 69 / 88 /
 85 / 75 / 65 % at share thresholds 1/64, 1/16, 1/8, 1/4, 1/2 (image AUC of the
 share 0.96).  It is a knob: the best value depends on how the patch classifier
 is calibrated, and :func:`share_threshold_sweep` shows the trade-off on a
-labelled set.
+labelled set.  Training therefore calibrates it by default
+(:func:`calibrated_share_threshold` on the training images' shares, see
+``studio.sem.jobs.train_sem``): with the representative-patch protocol the
+sample's HNF test images had shares of 0.09-0.50, so 0.125 called 42 % of the
+test images wrong.
 """
 from __future__ import annotations
 
@@ -53,6 +57,7 @@ __all__ = [
     "image_verdict",
     "image_verdicts",
     "share_threshold_sweep",
+    "calibrated_share_threshold",
 ]
 
 DEFAULT_SHARE_THRESHOLD = 0.125
@@ -255,3 +260,26 @@ def share_threshold_sweep(defect_shares, image_labels, positive: int = 1,
         rec.append(recall(tp, fn))
         prec.append(precision(tp, fp))
     return {"threshold": th, "accuracy": np.array(acc), "recall": np.array(rec), "precision": np.array(prec)}
+
+
+def calibrated_share_threshold(defect_shares, image_labels, positive: int = 1) -> float:
+    """The share threshold that best separates labelled images by their defect share.
+
+    Candidates lie midway between neighbouring distinct shares; the one with the
+    highest balanced accuracy (mean of the two classes' recall, so that the class
+    sizes do not matter) wins, and among equally good ones the middle one (the
+    widest gap).  :data:`DEFAULT_SHARE_THRESHOLD` when the images hold only one
+    class or one distinct share.
+    """
+    share = np.asarray(defect_shares, dtype=np.float64).ravel()
+    y = np.asarray(image_labels).ravel() == positive
+    if share.shape != y.shape:
+        raise ValueError(f"{share.size} shares but {y.size} labels")
+    values = np.unique(share)
+    if y.all() or not y.any() or len(values) < 2:
+        return DEFAULT_SHARE_THRESHOLD
+    candidates = (values[:-1] + values[1:]) / 2.0
+    pred = share[None, :] >= candidates[:, None]
+    balanced = 0.5 * (pred[:, y].mean(axis=1) + (~pred[:, ~y]).mean(axis=1))
+    best = np.flatnonzero(balanced >= balanced.max() - 1e-12)
+    return float(candidates[best[len(best) // 2]])

@@ -194,6 +194,8 @@ def test_train_streams_curves_shows_metrics_and_retrains(qtbot, bench, sem_data,
     assert wb.model_checkpoint and wb.model_run.id == job.run.id
     assert f"run #{job.run.id}" in wb.model_label.text()
     assert wb.train_button.isEnabled()
+    calibrated = wb.model_meta.extra["share_threshold"]  # the training calibrated the verdict; the slider shows it
+    assert wb.share_threshold == pytest.approx(round(calibrated * 200) / 200) and "calibrated" in wb.status_text()
     headers = [wb.metrics_table.verticalHeaderItem(i).text() for i in range(wb.metrics_table.rowCount())]
     assert headers[:3] == ["HNF", "NHNF", "Average"] and "AUC" in headers and "Image accuracy" in headers
     assert wb.confusion_table.rowCount() == 2 and wb.confusion_table.columnCount() == 2

@@ -44,6 +44,20 @@ def test_train_writes_checkpoint_split_and_evaluation(pool, small_dataset):
     row = job.run.registry.get(job.run.id)
     assert row.status == "completed" and row.final_metrics["steps"] == 4
     assert (run_dir / "model.safetensors").exists() and (run_dir / "model.json").exists()
+    # no threshold given: the whole-image verdict was calibrated on the training images, stored with the model
+    # and used for the test images' verdicts
+    from studio.sem.io import load_dataset
+
+    net, meta = sem.load_model(run_dir)
+    dataset = load_dataset(small_dataset)
+    train_idx = np.array([dataset.paths.index(Path(split["root"]) / p) for p in split["train"]])
+    expected = sem.training_share_threshold(net, dataset, train_idx, "cpu", meta.normalisation)
+    assert meta.extra["share_threshold"] == pytest.approx(expected)
+    assert meta.extra["share_threshold_source"] == "calibrated on the training images"
+    assert evaluation["report"]["share_threshold"] == pytest.approx(expected)
+    shares = {Path(i["path"]).name: i["defect_share"] for i in evaluation["images"]}
+    assert all((i["predicted"] == "NHNF") == (shares[Path(i["path"]).name] >= expected - 1e-12)
+               for i in evaluation["images"])
 
 
 def test_predict_reports_bad_files_and_keeps_going(pool, small_dataset, tmp_path):

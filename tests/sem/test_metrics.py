@@ -115,3 +115,21 @@ def test_image_verdicts_and_sweep():
     assert sw["accuracy"].tolist() == pytest.approx([2 / 3, 1.0])
     assert sw["recall"].tolist() == pytest.approx([1.0, 1.0])
     assert sw["precision"].tolist() == pytest.approx([0.5, 1.0])
+
+
+def test_calibrated_share_threshold_separates_the_training_images():
+    from studio.sem.metrics import DEFAULT_SHARE_THRESHOLD, calibrated_share_threshold
+
+    # separable: any threshold in (0.30, 0.45] is perfect; the middle candidate is taken
+    t = calibrated_share_threshold([0.1, 0.2, 0.3, 0.45, 0.6, 0.9], [0, 0, 0, 1, 1, 1])
+    assert t == pytest.approx(0.375)
+    # overlap: the best balanced accuracy (not plain accuracy) wins, whatever the class sizes
+    shares = [0.0, 0.05, 0.1, 0.5, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8]
+    labels = [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    t = calibrated_share_threshold(shares, labels)
+    assert 0.1 < t <= 0.2  # misses HNF 0.5 only; placing it above 0.5 would lose three NHNF images
+    # one class, or nothing to separate: the default
+    assert calibrated_share_threshold([0.1, 0.5], [1, 1]) == DEFAULT_SHARE_THRESHOLD
+    assert calibrated_share_threshold([0.3, 0.3], [0, 1]) == DEFAULT_SHARE_THRESHOLD
+    with pytest.raises(ValueError):
+        calibrated_share_threshold([0.1, 0.2], [0])

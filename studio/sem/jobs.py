@@ -344,13 +344,19 @@ def training_share_threshold(model, dataset: SemDataset, train_idx: np.ndarray, 
     trained on; with all patches the network has seen them, so their shares are
     more extreme than on new images and the threshold lands in the wide gap between
     the classes.  ``patch_set``: the training images' patches when already built
-    (``mode="all"``).
+    (``mode="all"``); otherwise the images are read and classified one at a time.
     """
-    names = dataset.class_names
-    neg = negative_class(names)
-    ps = patch_set if patch_set is not None else build_patch_set(dataset, train_idx, mode="all")
-    probs = patch_probabilities(model, ps.patches, ps.scale, device, norm, ctx=ctx)
-    ids, _verdicts, shares = M.image_verdicts(1.0 - probs[:, neg], ps.image_index)
+    neg = negative_class(dataset.class_names)
+    if patch_set is not None:
+        probs = patch_probabilities(model, patch_set.patches, patch_set.scale, device, norm, ctx=ctx)
+        ids, _verdicts, shares = M.image_verdicts(1.0 - probs[:, neg], patch_set.image_index)
+    else:
+        ids = np.asarray(train_idx, dtype=np.int64)
+        shares = np.empty(len(ids))
+        for k, i in enumerate(ids):
+            arr, scale = dataset.raw(int(i))
+            probs = patch_probabilities(model, extract_patches(arr), scale, device, norm, ctx=ctx)
+            shares[k] = M.image_verdict(1.0 - probs[:, neg])[1]
     labels = (np.asarray(dataset.labels)[ids] != neg).astype(int)
     return M.calibrated_share_threshold(shares, labels, positive=1)
 

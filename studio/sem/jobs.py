@@ -341,9 +341,10 @@ def training_share_threshold(model, dataset: SemDataset, train_idx: np.ndarray, 
     Every patch of every training image is classified and
     :func:`studio.sem.metrics.calibrated_share_threshold` picks the threshold.  With
     representative patches the other 63 patches of a training image were never
-    trained on; with all patches the network has seen them, so their shares are
-    more extreme than on new images and the threshold lands in the wide gap between
-    the classes.  ``patch_set``: the training images' patches when already built
+    trained on; with all patches the network has seen them, so their shares can be
+    more extreme than on new images (on the sample's all-patches default the
+    calibrated threshold still raised the test images' accuracy from 0.71 to 0.85,
+    see docs/sem.md).  ``patch_set``: the training images' patches when already built
     (``mode="all"``); otherwise the images are read and classified one at a time.
     """
     neg = negative_class(dataset.class_names)

@@ -7,7 +7,7 @@
 2. CPU time of those 300 iterations.
 3. Full-image inference (64 patches) per 1024×1024 image: median of N images.
 
-Usage: ``python bench/bench_sem.py [--seeds 0 1 2] [--augment both|no|yes] [--input-norm dataset|patch|both]
+Usage: ``python bench/bench_sem.py [--seeds 0 1 ... 9] [--augment both|no|yes] [--input-norm dataset|patch|both]
 [--shift PX] [--all-patches-epochs 2] [--skip-all] [--skip-timing] [--timing-runs 3]``.
 Augmentation and the input normalisation are where the paper is silent (see ``studio.sem.jobs``); the
 paper as published is ``--augment no --input-norm dataset`` (shifts are part of ``--augment yes``).
@@ -64,8 +64,9 @@ def variant_label(augment: bool, norm: str, shift: int = 0) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
-                    help="training seeds (split seed = seed); none: skip figure [1]")
+    ap.add_argument("--seeds", type=int, nargs="*", default=list(range(10)),
+                    help="training seeds (split seed = seed); none: skip figure [1]. Ten by default: with 48 test "
+                         "patches one error is 0.021, and seeds 0-2 alone gave a median 0.03 above the ten's")
     ap.add_argument("--all-patches-epochs", type=int, default=2)
     ap.add_argument("--skip-all", action="store_true", help="skip the all-patches training")
     ap.add_argument("--skip-timing", action="store_true", help="skip figures [2] and [3]")

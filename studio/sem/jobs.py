@@ -335,29 +335,24 @@ def _jsonable(obj: Any) -> Any:
 
 
 def training_share_threshold(model, dataset: SemDataset, train_idx: np.ndarray, device, norm: dict[str, Any],
-                             patch_set=None, ctx=None) -> float:
+                             ctx=None) -> float:
     """The whole-image share threshold that best separates the *training* images (no test data).
 
-    Every patch of every training image is classified and
+    Every patch of every training image is classified, one image at a time, and
     :func:`studio.sem.metrics.calibrated_share_threshold` picks the threshold.  With
     representative patches the other 63 patches of a training image were never
     trained on; with all patches the network has seen them, so their shares can be
     more extreme than on new images (on the sample's all-patches default the
     calibrated threshold still raised the test images' accuracy from 0.71 to 0.85,
-    see docs/sem.md).  ``patch_set``: the training images' patches when already built
-    (``mode="all"``); otherwise the images are read and classified one at a time.
+    see docs/sem.md).
     """
     neg = negative_class(dataset.class_names)
-    if patch_set is not None:
-        probs = patch_probabilities(model, patch_set.patches, patch_set.scale, device, norm, ctx=ctx)
-        ids, _verdicts, shares = M.image_verdicts(1.0 - probs[:, neg], patch_set.image_index)
-    else:
-        ids = np.asarray(train_idx, dtype=np.int64)
-        shares = np.empty(len(ids))
-        for k, i in enumerate(ids):
-            arr, scale = dataset.raw(int(i))
-            probs = patch_probabilities(model, extract_patches(arr), scale, device, norm, ctx=ctx)
-            shares[k] = M.image_verdict(1.0 - probs[:, neg])[1]
+    ids = np.asarray(train_idx, dtype=np.int64)
+    shares = np.empty(len(ids))
+    for k, i in enumerate(ids):
+        arr, scale = dataset.raw(int(i))
+        probs = patch_probabilities(model, extract_patches(arr), scale, device, norm, ctx=ctx)
+        shares[k] = M.image_verdict(1.0 - probs[:, neg])[1]
     labels = (np.asarray(dataset.labels)[ids] != neg).astype(int)
     return M.calibrated_share_threshold(shares, labels, positive=1)
 
@@ -434,8 +429,7 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
                  validate=classification_validate, on_checkpoint=on_checkpoint)
     if cfg.share_threshold is None:
         ctx.progress(0, 1, "calibrating the whole-image verdict on the training images")
-        threshold = training_share_threshold(model, dataset, train_idx, ctx.device, norm,
-                                             train_set if cfg.patch_mode == "all" else None, ctx)
+        threshold = training_share_threshold(model, dataset, train_idx, ctx.device, norm, ctx)
         cfg = dataclasses.replace(cfg, share_threshold=threshold)
         ctx.log(f"whole-image verdict: defective from {100 * threshold:.1f} % defective patches "
                 f"(calibrated on the {len(train_idx)} training images)")

@@ -174,11 +174,13 @@ class PatchSet:
 
     def as_float(self, idx: np.ndarray | slice | None = None) -> np.ndarray:
         """float32 batch of shape (n, 1, s, s) in [0, 1], ready for the model."""
-        p = self.patches if idx is None else self.patches[idx]
-        out = p.astype(np.float32)
+        return self._unit(self.patches if idx is None else self.patches[idx])[:, None, :, :]
+
+    def _unit(self, pixels: np.ndarray) -> np.ndarray:
+        out = pixels.astype(np.float32)
         if self.scale != 1.0:
             out *= np.float32(1.0 / self.scale)
-        return out[:, None, :, :]
+        return out
 
     def shifted(self, i: int, dy: int, dx: int) -> np.ndarray:
         """Patch ``i`` moved by (dy, dx) pixels inside its image, float32 (1, s, s) in [0, 1].
@@ -190,10 +192,7 @@ class PatchSet:
         if self.windows is None or max(abs(dy), abs(dx)) > m:
             raise ValueError(f"shift ({dy}, {dx}) needs a patch set built with margin >= {max(abs(dy), abs(dx))}")
         s = self.patches.shape[-1]
-        out = self.windows[i, m + dy:m + dy + s, m + dx:m + dx + s].astype(np.float32)
-        if self.scale != 1.0:
-            out *= np.float32(1.0 / self.scale)
-        return out[None]
+        return self._unit(self.windows[i, m + dy:m + dy + s, m + dx:m + dx + s])[None]
 
 
 def build_patch_set(
@@ -213,9 +212,9 @@ def build_patch_set(
     ``mode="representative"``: one patch per image (see
     :func:`representative_patch_index`; ``"random"`` is seeded by ``(seed, i)``).
     Mixed bit depths are stored as uint16 (8-bit values x 257, exact), float
-    images force float32.  ``margin`` > 0 also keeps each patch's neighbourhood
-    (``PatchSet.windows``) for translated training crops; it costs
-    ((s + 2·margin) / s)² times the patches' memory.
+    images force float32.  ``margin`` > 0 keeps each patch's neighbourhood
+    (``PatchSet.windows``) for translated training crops, the patches being views of
+    their centres; it costs ((s + 2·margin) / s)² times the patches' memory.
     """
     if mode not in ("all", "representative"):
         raise ValueError(f"mode must be 'all' or 'representative', got {mode!r}")
@@ -243,23 +242,28 @@ def build_patch_set(
             r, c = divmod(j, cols)
             p = arr[r * size:(r + 1) * size, c * size:(c + 1) * size].copy()[None]
             g = np.array([j])
-        chunks.append(p)
         if margin:
             padded = np.pad(arr, margin, mode="reflect")
             win_chunks.append(np.stack([padded[(j // cols) * size:(j // cols + 1) * size + 2 * margin,
                                                (j % cols) * size:(j % cols + 1) * size + 2 * margin] for j in g]))
+        else:
+            chunks.append(p)
         scales.append(scale)
-        labs.append(np.full(len(p), int(dataset.labels[i]), np.int64))
-        imgs.append(np.full(len(p), i, np.int64))
+        labs.append(np.full(len(g), int(dataset.labels[i]), np.int64))
+        imgs.append(np.full(len(g), i, np.int64))
         rws.append(g // cols)
         cls_.append(g % cols)
         if progress is not None:
             progress(k + 1, len(idx))
-    if not chunks:
+    if not scales:
         e = np.empty(0, np.int64)
         return PatchSet(np.empty((0, size, size), np.uint8), 255.0, e, e.copy(), e.copy(), e.copy())
-    data, scale = _common_scale(chunks, scales)
-    windows = _common_scale(win_chunks, scales)[0] if margin else None
+    windows = None
+    if margin:
+        windows, scale = _common_scale(win_chunks, scales)
+        data = windows[:, margin:margin + size, margin:margin + size]
+    else:
+        data, scale = _common_scale(chunks, scales)
     return PatchSet(data, scale, np.concatenate(labs), np.concatenate(imgs),
                     np.concatenate(rws).astype(np.int64), np.concatenate(cls_).astype(np.int64),
                     windows=windows, margin=margin)

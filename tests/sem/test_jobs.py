@@ -232,3 +232,11 @@ def test_shift_augmentation_moves_the_patch_inside_its_image():
         assert len(found) == 1
         offsets.add(found[0])
     assert len(offsets) > 10  # random offsets, not one fixed crop
+
+
+@pytest.mark.parametrize("bad", [{"shift": 200}, {"shift": -1}, {"share_threshold": 0.0}, {"share_threshold": 1.5}])
+def test_out_of_range_training_options_are_refused_with_their_name(bad):
+    from studio.engine.jobs import UserError
+
+    with pytest.raises(UserError, match=next(iter(bad)).replace("_", " ")):
+        sem.train_sem(None, sem.SemTrainConfig(data="/nonexistent", **bad))  # refused before the data are read

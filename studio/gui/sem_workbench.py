@@ -129,6 +129,11 @@ def _pct(value: Any, digits: int = 1) -> str:
     return "–" if not math.isfinite(v) else f"{100 * v:.{digits}f} %"
 
 
+def _share_percent(fraction: float) -> str:
+    """A share threshold as the user reads it: 12.5 %, 10.94 % (7 of 64 patches is 10.9375 %)."""
+    return f"{100 * float(fraction):.4g} %"
+
+
 def _qimage_gray(u8: np.ndarray) -> QtGui.QImage:
     h, w = u8.shape
     return QtGui.QImage(np.ascontiguousarray(u8).data, w, h, w, QtGui.QImage.Format.Format_Grayscale8).copy()
@@ -482,7 +487,7 @@ class SemWorkbench(Workbench):
         self.share_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.share_slider.setRange(1, 200)  # half-percent steps (12.5 % = 8 of 64 patches)
         self.share_spin = QtWidgets.QDoubleSpinBox()
-        self.share_spin.setDecimals(1)
+        self.share_spin.setDecimals(2)  # a calibrated 7 of 64 patches is 10.94 %
         self.share_spin.setRange(0.5, 100.0)
         self.share_spin.setSingleStep(0.5)
         self.share_spin.setSuffix(" %")
@@ -494,6 +499,7 @@ class SemWorkbench(Workbench):
                "from the stored patch probabilities; the model is not run again.")
         for wdg in (share_label, self.share_slider, self.share_spin):
             wdg.setToolTip(tip)
+        self._share_exact: float | None = None  # see share_threshold
         self.share_spin.setValue(100 * default)
         self.share_slider.setValue(round(200 * default))
         self.share_slider.valueChanged.connect(lambda v: self.share_spin.setValue(v / 2.0))
@@ -1000,10 +1006,19 @@ class SemWorkbench(Workbench):
     # ------------------------------------------------------------------- verdict
     @property
     def share_threshold(self) -> float:
-        return self.share_spin.value() / 100.0
+        """The verdict's share threshold: the exact value given to :meth:`set_share_threshold` (a
+        model's calibrated 7/64 = 10.9375 %) while the spin box shows it (to 0.01 %), else what the
+        user set.  The rounded value would give a different verdict than the training's evaluation
+        and ``sem predict`` for images right at the threshold."""
+        shown = self.share_spin.value() / 100.0
+        if self._share_exact is not None and abs(self._share_exact - shown) <= 0.00005 + 1e-12:
+            return self._share_exact
+        return shown
 
     def set_share_threshold(self, fraction: float) -> None:
-        self.share_spin.setValue(round(min(max(float(fraction), 0.005), 1.0) * 200) / 2.0)
+        self._share_exact = min(max(float(fraction), 0.005), 1.0)
+        self.share_spin.setValue(round(self._share_exact * 100, 2))
+        self._share_changed(self.share_spin.value())  # also when the shown value did not change
 
     def _sync_share_slider(self, percent: float) -> None:
         self.share_slider.blockSignals(True)
@@ -1022,7 +1037,7 @@ class SemWorkbench(Workbench):
     def _verdict_sentence(self, defective: bool, k: int, n: int, share: float) -> str:
         word = "Defective" if defective else "Homogeneous"
         return (f"{word} — {k} of {n} patches ({share:.0%}) above {PATCH_THRESHOLD}; "
-                f"defective from {100 * self.share_threshold:g}%")
+                f"defective from {_share_percent(self.share_threshold)}")
 
     def verdict_text(self) -> str:
         return self.verdict_label.text()
@@ -1213,7 +1228,7 @@ class SemWorkbench(Workbench):
         self.set_status(f"{rid} done in {job.elapsed():.1f} s on {job.device}: test accuracy "
                          f"{_pct(m.get('test/accuracy'))}, AUC {m.get('test/auc', float('nan')):.3f}, image "
                          f"accuracy {_pct(m.get('test/image_accuracy'))} (defective from "
-                         f"{100 * self.share_threshold:g} % of patches, calibrated on the training images).")
+                         f"{_share_percent(self.share_threshold)} of patches, calibrated on the training images).")
         self._maybe_auto_classify()
 
     # ------------------------------------------------------------------ the model
@@ -1376,7 +1391,7 @@ class SemWorkbench(Workbench):
         self.eval_caption.setText(
             f"Test split: {len(images)} images · training patches: {report.get('patch_mode', '?')} · defect class "
             f"{report.get('positive', '?')} positive · defective from "
-            f"{100 * float(report.get('share_threshold') or M.DEFAULT_SHARE_THRESHOLD):g} % of patches")
+            f"{_share_percent(float(report.get('share_threshold') or M.DEFAULT_SHARE_THRESHOLD))} of patches")
 
         t = self.metrics_table
         rows: list[tuple[str, list[str] | str]] = []

@@ -195,7 +195,8 @@ def test_train_streams_curves_shows_metrics_and_retrains(qtbot, bench, sem_data,
     assert f"run #{job.run.id}" in wb.model_label.text()
     assert wb.train_button.isEnabled()
     calibrated = wb.model_meta.extra["share_threshold"]  # the training calibrated the verdict; the slider shows it
-    assert wb.share_threshold == pytest.approx(round(calibrated * 200) / 200) and "calibrated" in wb.status_text()
+    assert wb.share_threshold == calibrated and "calibrated" in wb.status_text()  # exact, not the spin box's step
+    assert wb.share_spin.value() == round(calibrated * 100, 2)
     headers = [wb.metrics_table.verticalHeaderItem(i).text() for i in range(wb.metrics_table.rowCount())]
     assert headers[:3] == ["HNF", "NHNF", "Average"] and "AUC" in headers and "Image accuracy" in headers
     assert wb.confusion_table.rowCount() == 2 and wb.confusion_table.columnCount() == 2
@@ -264,9 +265,19 @@ def test_inference_overlay_and_share_threshold(qtbot, bench, sem_data, services)
     assert wb.share_spin.value() == 75.0
     wb.set_share_threshold(0.125)
     assert wb.share_spin.value() == 12.5 and wb.share_slider.value() == 25
-    assert wb.verdict_text().startswith("Defective — 2 of 4 patches (50%)") and "12.5%" in wb.verdict_text()
+    assert wb.verdict_text().startswith("Defective — 2 of 4 patches (50%)") and "12.5 %" in wb.verdict_text()
     wb.set_share_threshold(0.75)
     assert wb.verdict_text().startswith("Homogeneous — 2 of 4 patches (50%) above 0.5")
+    # a calibrated threshold off the slider's half-percent grid is used exactly, as the CLI does:
+    # 7 of 64 patches = 10.9375 % is defective at 7/64 (shown as 10.94 %) and not at 11 % set by hand
+    wb.predictions[target].patch_defect = [0.9] * 7 + [0.1] * 57
+    wb.set_share_threshold(7 / 64)
+    assert wb.share_spin.value() == 10.94 and wb.share_slider.value() == 22 and wb.share_threshold == 7 / 64
+    assert wb.verdict_text().startswith("Defective — 7 of 64 patches") and "10.94 %" in wb.verdict_text()
+    wb.share_slider.setValue(23)
+    assert wb.share_threshold == 0.115 and wb.verdict_text().startswith("Homogeneous — 7 of 64 patches")
+    wb.share_spin.setValue(11.0)
+    assert wb.share_threshold == 0.11 and wb.verdict_text().startswith("Homogeneous — 7 of 64 patches")
     assert len(services.pool.jobs) == n_jobs
     wb.view.set_overlay_visible(False)
     assert not wb.view.overlay_item.isVisible()

@@ -57,7 +57,8 @@ def describe_device(device: str) -> str:
         index = int(device.split(":")[1]) if ":" in device else 0
         return f"{device} ({torch.cuda.get_device_name(index)})"
     if device == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
+        n = torch.get_num_threads()
+        return f"cpu ({n} thread{'' if n == 1 else 's'})"
     return device
 
 

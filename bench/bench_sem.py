@@ -8,7 +8,7 @@
 3. Full-image inference (64 patches) per 1024×1024 image: median of N images.
 
 Usage: ``python bench/bench_sem.py [--seeds 0 1 ... 9] [--augment both|no|yes] [--input-norm dataset|patch|both]
-[--shift PX] [--all-patches-epochs 2] [--skip-all] [--skip-timing] [--timing-runs 3]``.
+[--shift PX] [--average-from F|off] [--all-patches-epochs 2] [--skip-all] [--skip-timing] [--timing-runs 3]``.
 Augmentation and the input normalisation are where the paper is silent (see ``studio.sem.jobs``); the
 paper as published is ``--augment no --input-norm dataset`` (shifts are part of ``--augment yes``).
 The sample dataset is generated on first use into $STUDIO_HOME (default: the user
@@ -53,12 +53,13 @@ class Ctx:
         pass
 
 
-def variant_label(augment: bool, norm: str, shift: int = 0) -> str:
+def variant_label(augment: bool, norm: str, shift: int = 0, average_from: float | None = None) -> str:
     """Name of a training variant of [1]: the paper's protocol plus what we chose where it is silent."""
-    if not augment and norm == "dataset":
+    if not augment and norm == "dataset" and average_from is None:
         return "paper protocol as published"
     extras = (["flips/rotations"] if augment else []) + ([f"shifts ±{shift} px"] if shift else []) \
-        + (["per-patch normalisation"] if norm == "patch" else [])
+        + (["per-patch normalisation"] if norm == "patch" else []) \
+        + ([f"weights averaged after {average_from:.0%} of the run"] if average_from is not None else [])
     return "paper protocol + " + " + ".join(extras)
 
 
@@ -85,6 +86,9 @@ def main() -> None:
     ap.add_argument("--shift", type=int, default=None,
                     help="random translation (px) of the representative training patches when --augment yes "
                          "(default: the job's)")
+    ap.add_argument("--average-from", default=None,
+                    help="end with the mean weights of the iterations after this fraction of the run, or 'off' "
+                         "(default: the job's when --augment yes, off for the published protocol)")
     args = ap.parse_args()
 
     import torch
@@ -105,10 +109,14 @@ def main() -> None:
     for augment, norm in variants if args.seeds else ():
         rows = []
         shift = (sem.SemTrainConfig().shift if args.shift is None else args.shift) if augment else 0
-        label = variant_label(augment, norm, shift)
+        if args.average_from is not None:
+            average_from = None if args.average_from == "off" else float(args.average_from)
+        else:
+            average_from = sem.SemTrainConfig().average_from if augment else None
+        label = variant_label(augment, norm, shift, average_from)
         for seed in args.seeds:
             cfg = sem.SemTrainConfig(patch_mode="representative", split_seed=seed, augment=augment, input_norm=norm,
-                                     shift=shift,
+                                     shift=shift, average_from=average_from,
                                      fit=sem.paper_fit_config(iterations=sem.PAPER_ITERATIONS, seed=seed,
                                                               optimizer=args.optimizer, lr=args.lr,
                                                               val_every=args.val_every))

@@ -54,6 +54,19 @@ class ProgressPrinter:
             self.stream.flush()
 
 
+def _fraction_or_off(text: str) -> float | str:
+    """A fraction in [0, 1) or the word 'off' (argparse type)."""
+    if text.strip().lower() == "off":
+        return "off"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1) or 'off', got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1) or 'off', got {text!r}")
+    return value
+
+
 def _hms(seconds: float | None) -> str:
     if seconds is None:
         return "?"
@@ -283,6 +296,8 @@ def cmd_sem(args) -> int:
             cfg.input_norm = args.input_norm
         if args.shift is not None:
             cfg.shift = args.shift
+        if args.average_from is not None:
+            cfg.average_from = None if args.average_from == "off" else args.average_from
         if args.sample_images:
             cfg.sample_images = (args.sample_images[0], args.sample_images[1])
         if args.sample_size:
@@ -838,6 +853,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--shift", type=int, default=None, metavar="PX",
                    help="with --patches representative: move each training patch by a random offset of up to "
                         "± PX pixels inside its image (default 32; 0 = off; the paper has none)")
+    q.add_argument("--average-from", type=_fraction_or_off, default=None, metavar="F|off",
+                   help="end with the mean weights of the iterations after this fraction of the run (stochastic "
+                        "weight averaging; default 0.5; 'off' keeps the last iteration's, as the paper)")
     q.add_argument("--input-norm", choices=("dataset", "patch"), default=None,
                    help="input normalisation (the paper does not say): 'dataset' subtracts the training patches' "
                         "mean and divides by their std, 'patch' standardises each patch by its own "

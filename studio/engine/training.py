@@ -74,6 +74,10 @@ class FitConfig:
     recalibrate_bn: bool = False  # recompute batch-norm statistics before each validation
     recalibrate_batches: int = 50
     sync_batchnorm: bool | None = None  # multi-process only; None: on where supported (CUDA)
+    # Average the weights of every iterate after this fraction of the run and end with that average
+    # (stochastic weight averaging, Izmailov et al. 2018), batch-norm statistics recomputed for it;
+    # None: end with the last iterate.
+    average_from: float | None = None
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -90,6 +94,8 @@ class FitConfig:
             raise ValueError("learning rate must be positive")
         if self.monitor_mode not in ("min", "max"):
             raise ValueError("monitor_mode must be 'min' or 'max'")
+        if self.average_from is not None and not 0.0 <= self.average_from < 1.0:
+            raise ValueError(f"average_from must be in [0, 1) (a fraction of the run), got {self.average_from}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -436,6 +442,9 @@ def fit(
         patience = cfg.early_stopping_patience
         return bool(patience) and monitored is not None and bad_validations >= patience
 
+    average_after = None if cfg.average_from is None else int(cfg.average_from * total_steps)
+    averaged: list | None = None  # running mean of the trainable parameters since step average_after
+    n_averaged = 0
     model.train()
     epoch = 0
     running_loss = 0.0
@@ -480,6 +489,14 @@ def fit(
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
             step += 1
+            if average_after is not None and step > average_after:
+                n_averaged += 1
+                with torch.no_grad():
+                    if averaged is None:
+                        averaged = [q.detach().clone() for q in params]
+                    else:
+                        for a, q in zip(averaged, params):
+                            a.mul_((n_averaged - 1) / n_averaged).add_(q.detach(), alpha=1.0 / n_averaged)
             loss_value = float(loss.detach())
             size = _batch_size(batch)
             if distributed:  # the loss of the global batch: size-weighted mean over the processes
@@ -507,6 +524,16 @@ def fit(
         if stopped_early:
             break
         epoch += 1
+
+    if averaged is not None:
+        with torch.no_grad():
+            for q, a in zip(params, averaged):
+                q.copy_(a)
+        if not cfg.recalibrate_bn:  # run_validation does it otherwise
+            recalibrate_batchnorm(model, loader, cfg.recalibrate_batches)
+            D.average_batchnorm_buffers(model)
+        ctx.log(f"{p}weights averaged over the last {n_averaged} of {step} iterations")
+        run_validation(step / per_epoch)  # the averaged model's validation and checkpoint
 
     final = dict(last_metrics)
     return FitResult(steps=step, epochs=step / per_epoch, stopped_early=stopped_early, best_epoch=best_epoch,

@@ -66,6 +66,8 @@ PAPER = "Ieracitano et al. (paper 004)"
 PAPER_ITERATIONS = 300
 #: Default random shift of representative training patches (equal to studio.sem.jobs.SemTrainConfig.shift).
 DEFAULT_SHIFT = 32
+#: "Average weights" averages the second half of the run (equal to studio.sem.jobs.SemTrainConfig.average_from).
+AVERAGE_FROM = 0.5
 #: A patch counts as defective at P(defect) >= 0.5 (the softmax decision of the paper's CNN).
 PATCH_THRESHOLD = 0.5
 CURVE_KEYS = ("train/loss", "val/loss", "val/accuracy")
@@ -376,6 +378,13 @@ class SemWorkbench(Workbench):
         self.patch_mode_combo.currentIndexChanged.connect(
             lambda _i: self.shift_spin.setEnabled(self.patch_mode_combo.currentData() == "representative"))
         self.shift_spin.setEnabled(self.patch_mode_combo.currentData() == "representative")
+        self.average_check = QtWidgets.QCheckBox("Average weights")
+        self.average_check.setChecked(True)
+        self.average_check.setToolTip(
+            "End training with the mean of the network's weights over the second half of the run (stochastic "
+            "weight averaging) instead of the last step's, batch-norm statistics recomputed for it. With SGD at a "
+            "constant learning rate the last step's weights still jump from batch to batch; not in "
+            f"{PAPER}.")
         self.input_norm_combo = QtWidgets.QComboBox()
         self.input_norm_combo.addItem("per patch", "patch")
         self.input_norm_combo.addItem("dataset", "dataset")
@@ -417,6 +426,7 @@ class SemWorkbench(Workbench):
         g.addWidget(self.input_norm_combo, 5, 3)
         g.addWidget(lab("Shift", self.shift_spin), 6, 0)
         g.addWidget(self.shift_spin, 6, 1)
+        g.addWidget(self.average_check, 6, 2, 1, 2)
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
 
@@ -1089,9 +1099,10 @@ class SemWorkbench(Workbench):
         self.length_spin.setValue(PAPER_ITERATIONS)
         self.augment_check.setChecked(False)
         self.shift_spin.setValue(0)
+        self.average_check.setChecked(False)
         self.input_norm_combo.setCurrentIndex(self.input_norm_combo.findData("dataset"))
-        self.set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum, "
-                         "no augmentation or shifts, inputs normalised by the training patches' mean and std.")
+        self.set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum ending "
+                         "with the last step's weights, no augmentation or shifts, inputs normalised by the training patches' mean and std.")
 
     def _length_mode_changed(self, iterations: bool) -> None:
         self.length_spin.blockSignals(True)
@@ -1120,7 +1131,9 @@ class SemWorkbench(Workbench):
         return SemTrainConfig(data=self.dataset_source, crop_bottom=self.crop_spin.value(),
                               patch_mode=self.patch_mode_combo.currentData(), depth=self.depth_spin.value(),
                               fc40=self.fc40_check.isChecked(), augment=self.augment_check.isChecked(),
-                              shift=self.shift_spin.value(), input_norm=self.input_norm_combo.currentData(), fit=fit,
+                              shift=self.shift_spin.value(),
+                              average_from=AVERAGE_FROM if self.average_check.isChecked() else None,
+                              input_norm=self.input_norm_combo.currentData(), fit=fit,
                               init_checkpoint=init_checkpoint,
                               **self.sample_options)  # share threshold: calibrated by the training
 
@@ -1137,6 +1150,7 @@ class SemWorkbench(Workbench):
             index = self.input_norm_combo.findData(config.get("input_norm", "dataset"))
             self.input_norm_combo.setCurrentIndex(max(0, index))
             self.shift_spin.setValue(int(config.get("shift", 0)))
+            self.average_check.setChecked(config.get("average_from") is not None)
         if fit.get("optimizer") in OPTIMIZERS:
             self.optimizer_combo.setCurrentText(fit["optimizer"])
         if fit.get("lr"):

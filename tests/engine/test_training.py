@@ -171,3 +171,38 @@ def test_batchnorm_recalibration_matches_the_data_scale():
     assert torch.allclose(net[1].running_mean, h.mean(0), atol=1e-6)
     assert torch.allclose(net[1].running_var, h.var(0), rtol=0.05)
     assert recalibrate_batchnorm(torch.nn.Linear(2, 2), loader) == 0
+
+
+def test_weight_averaging_ends_with_the_mean_of_the_late_iterates():
+    """average_from=0.5 over 10 iterations: the final weights are the mean of iterates 6..10 of the same run,
+    and the batch-norm statistics are recomputed for them (validated and checkpointed after the swap)."""
+    def run(average_from):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                  torch.nn.Linear(16, 2))
+        iterates, saved = [], []
+
+        def on_checkpoint(m, info):
+            saved.append((info["step"], {k: v.clone() for k, v in m.state_dict().items()}))
+            iterates.append([q.detach().clone() for q in m.parameters()])
+
+        cfg = FitConfig(optimizer="momentum", lr=0.05, iterations=10, val_every=1, batch_size=40,
+                        average_from=average_from)
+        res = fit(Ctx(), net, data(), cfg, loss_fn=ce, val_data=data(1), on_checkpoint=on_checkpoint)
+        return net, iterates, saved, res
+
+    plain, iterates, _, _ = run(None)
+    averaged, _, saved, res = run(0.5)
+    mean = [torch.stack([it[i] for it in iterates[5:10]]).mean(0) for i in range(len(iterates[0]))]
+    for q, want in zip(averaged.parameters(), mean):
+        torch.testing.assert_close(q.detach(), want, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(next(averaged.parameters()), next(plain.parameters()))  # not the last iterate
+    assert saved[-1][0] == 10 and len(saved) == 11  # one more validation/checkpoint: the averaged model's
+    assert torch.equal(saved[-1][1]["0.weight"], averaged[0].weight.detach())
+    x = data().tensors[0]
+    with torch.no_grad():  # running statistics of the averaged first layer (all 400 points: 10 equal batches)
+        h = averaged[0](x)
+    torch.testing.assert_close(averaged[1].running_mean, h.mean(0), rtol=1e-4, atol=1e-5)
+    assert "val/loss" in res.metrics
+    with pytest.raises(ValueError, match="average_from"):
+        FitConfig(average_from=1.0).validate()

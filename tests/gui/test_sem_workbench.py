@@ -100,6 +100,7 @@ def test_paper_protocol_and_defaults():
 
     assert sw.PAPER_ITERATIONS == jobs.PAPER_ITERATIONS
     assert sw.DEFAULT_SHIFT == jobs.SemTrainConfig().shift
+    assert sw.AVERAGE_FROM == jobs.SemTrainConfig().average_from
 
 
 def test_paper_protocol_button(bench, sem_data, qtbot):
@@ -112,6 +113,7 @@ def test_paper_protocol_button(bench, sem_data, qtbot):
     assert wb.train_config().input_norm == jobs.SemTrainConfig().input_norm  # GUI and CLI defaults agree
     assert wb.train_config().augment == jobs.SemTrainConfig().augment
     assert wb.train_config().shift == jobs.SemTrainConfig().shift
+    assert wb.train_config().average_from == jobs.SemTrainConfig().average_from
     wb.patch_mode_combo.setCurrentIndex(0)
     assert not wb.shift_spin.isEnabled()  # shifts apply to representative patches only
     wb.paper_button.click()
@@ -119,11 +121,16 @@ def test_paper_protocol_button(bench, sem_data, qtbot):
     assert cfg.patch_mode == "representative" and cfg.fit.iterations == 300 and cfg.fit.epochs is None
     assert wb.shift_spin.isEnabled()
     assert not cfg.augment and cfg.shift == 0 and cfg.input_norm == "dataset"  # the published set-up
+    assert cfg.average_from is None and not wb.average_check.isChecked()
     assert cfg.fit.optimizer == "momentum" and cfg.fit.batch_size == 32 and cfg.depth == 5 and cfg.fc40
     wb.epochs_radio.setChecked(True)
     assert wb.length_spin.value() == 4  # epochs and iterations remember their own numbers
     wb.iterations_radio.setChecked(True)
     assert wb.length_spin.value() == 300
+    wb.restore_config(jobs.SemTrainConfig(shift=8).to_dict())  # a run reopened
+    assert wb.shift_spin.value() == 8 and wb.average_check.isChecked()
+    wb.restore_config({k: v for k, v in jobs.SemTrainConfig().to_dict().items() if k not in ("shift", "average_from")})
+    assert wb.shift_spin.value() == 0 and not wb.average_check.isChecked()  # a run from before these options
 
 
 def test_open_sample_shows_counts_and_thumbnails(qtbot, bench, studio_home):

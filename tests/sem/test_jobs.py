@@ -234,7 +234,8 @@ def test_shift_augmentation_moves_the_patch_inside_its_image():
     assert len(offsets) > 10  # random offsets, not one fixed crop
 
 
-@pytest.mark.parametrize("bad", [{"shift": 200}, {"shift": -1}, {"share_threshold": 0.0}, {"share_threshold": 1.5}])
+@pytest.mark.parametrize("bad", [{"shift": 200}, {"shift": -1}, {"share_threshold": 0.0}, {"share_threshold": 1.5},
+                                 {"average_from": 1.0}, {"average_from": -0.1}])
 def test_out_of_range_training_options_are_refused_with_their_name(bad):
     from studio.engine.jobs import UserError
 

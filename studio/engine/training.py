@@ -443,8 +443,7 @@ def fit(
         return bool(patience) and monitored is not None and bad_validations >= patience
 
     average_after = None if cfg.average_from is None else int(cfg.average_from * total_steps)
-    averaged: list | None = None  # running mean of the trainable parameters since step average_after
-    n_averaged = 0
+    averaged = None  # torch.optim.swa_utils.AveragedModel: running mean of the weights after step average_after
     model.train()
     epoch = 0
     running_loss = 0.0
@@ -490,13 +489,9 @@ def fit(
                 optimizer.step()
             step += 1
             if average_after is not None and step > average_after:
-                n_averaged += 1
-                with torch.no_grad():
-                    if averaged is None:
-                        averaged = [q.detach().clone() for q in params]
-                    else:
-                        for a, q in zip(averaged, params):
-                            a.mul_((n_averaged - 1) / n_averaged).add_(q.detach(), alpha=1.0 / n_averaged)
+                if averaged is None:
+                    averaged = torch.optim.swa_utils.AveragedModel(model)
+                averaged.update_parameters(model)
             loss_value = float(loss.detach())
             size = _batch_size(batch)
             if distributed:  # the loss of the global batch: size-weighted mean over the processes
@@ -527,12 +522,12 @@ def fit(
 
     if averaged is not None:
         with torch.no_grad():
-            for q, a in zip(params, averaged):
+            for q, a in zip(model.parameters(), averaged.module.parameters()):
                 q.copy_(a)
         if not cfg.recalibrate_bn:  # run_validation does it otherwise
             recalibrate_batchnorm(model, loader, cfg.recalibrate_batches)
             D.average_batchnorm_buffers(model)
-        ctx.log(f"{p}weights averaged over the last {n_averaged} of {step} iterations")
+        ctx.log(f"{p}weights averaged over the last {int(averaged.n_averaged)} of {step} iterations")
         run_validation(step / per_epoch)  # the averaged model's validation and checkpoint
 
     final = dict(last_metrics)

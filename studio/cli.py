@@ -420,7 +420,9 @@ def cmd_unmix(args) -> int:
         cfg = um.CnnTrainConfig(dataset=args.dataset, split=args.split, spectra_per_mixture=args.spectra_per_mixture,
                                 augmentation=args.augmentation, step=args.step, augmenter=args.augmenter,
                                 n_per_vector=args.n_per_vector, epochs=args.epochs, epochs_scale=args.epochs_scale,
-                                cnn=um.CnnFitSettings(batch_size=args.batch, lr=args.lr, seed=args.seed))
+                                cnn=um.CnnFitSettings(batch_size=args.batch, seed=args.seed, **{
+                                    k: v for k, v in (("lr", args.lr), ("normalisation", args.input_norm))
+                                    if v is not None}))
         job, code = run_job(um.train_cnn_job, cfg, args, name=f"Unmixing: train 1D-CNN ({args.augmentation})",
                             workbench=um.WORKBENCH,
                             run=RunSpec(um.WORKBENCH, f"cnn1d-{args.augmentation}", cfg.to_dict(), run_dir=args.out))
@@ -938,7 +940,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--epochs", type=int, help="CNN epochs (default: the paper's, times --epochs-scale)")
     q.add_argument("--epochs-scale", type=float, default=1.0, help="multiplies the paper's epochs")
     q.add_argument("--batch", type=int, default=128)
-    q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--lr", type=float, help="Adam learning rate (the paper does not say; default 3e-4)")
+    q.add_argument("--input-norm", choices=("none", "band"),
+                   help="CNN input: reflectance as it is (default), or standardised per band with the training "
+                        "set's mean and std (the paper does not say)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", help="run folder for cnn.* (default: a new folder under the Studio home)")
     q = usub.add_parser("evaluate", help="Δ_RMSE and Δ_GAMN of FCLS, ELMM and the CNN with/without augmentation")

@@ -25,10 +25,18 @@ Protocol (paper 000, sections 4.1-4.3):
   ``epochs_scale``; Δ_RMSE (eq. 13) on the test set.
 
 Our choices where the paper is silent (section 4.3 gives only the layers): the CNN
-is trained with the mean squared error of the abundances, Adam (lr 1e-3, β 0.9/0.999),
-batch 128, inputs standardised per band with the training set's mean and standard
-deviation (stored in the checkpoint).  The paper gives no epochs for quartz-3 with
-mean-only augmentation; we use the normal strategy's 251.
+is trained with the mean squared error of the abundances, Adam (lr 3e-4, β 0.9/0.999),
+batch 128, on the reflectance spectra as they are (no input scaling; per-band
+standardisation with the training set's mean and standard deviation is the option
+``normalisation="band"``, stored in the checkpoint).  The input scaling and learning
+rate were chosen without the test set: ``bench/bench_unmixing_cnn_holdout.py
+--protocol draw`` trains on the paper's training split of another generated draw of
+each sample (data seed 1) and scores that draw's test split.  There, raw reflectance
+at lr 3e-4 had Δ_RMSE 0.038 / 0.085 / 0.152 (quartz-3 / quartz-4 / colour-4) against
+0.053 / 0.138 / 0.204 for the earlier default (band standardisation, lr 1e-3), the
+best of the four settings on both quartz sets and second on colour-4 (0.145 at lr
+1e-3).  The paper gives no epochs for quartz-3 with mean-only augmentation; we use the
+normal strategy's 251.
 """
 from __future__ import annotations
 
@@ -139,8 +147,8 @@ class CnnFitSettings:
     """How the section-4.3 CNN is trained (the paper gives only its layers and epochs)."""
 
     batch_size: int = 128
-    lr: float = 1e-3
-    normalisation: str = "band"  # "band": per-band standardisation with training stats; "none"
+    lr: float = 3e-4
+    normalisation: str = "none"  # "none": reflectance as it is; "band": per-band standardisation with training stats
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,7 +192,8 @@ def fit_cnn(ctx, train: SpectralDataset, epochs: int, settings: CnnFitSettings |
         return torch.mean((m(y) - a) ** 2)
 
     meta = CheckpointMeta(model_kind=CNN_KIND, hyperparameters=model.hparams, class_names=list(train.materials),
-                          normalisation={**norm, "input": "(reflectance - band mean) / band std"},
+                          normalisation={**norm, "input": "(reflectance - band mean) / band std"
+                                         if norm["mode"] == "band" else "reflectance"},
                           extra={"wavelengths": np.asarray(train.wavelengths, float).tolist(), **(meta_extra or {}),
                                  "loss": "MSE of abundances", "fit": fcfg.to_dict()})
 

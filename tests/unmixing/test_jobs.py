@@ -74,7 +74,24 @@ def test_train_augmenter_then_generate_and_cnn(pool, tmp_path):
     assert cnn.result["metrics"]["new_vectors"] == 30 and math.isfinite(cnn.result["metrics"]["test/delta_rmse"])
     model, norm, meta = um.load_cnn(cnn.run.dir)
     assert meta.class_names == ["red quartz", "green quartz", "blue quartz"]
-    assert norm["mode"] == "band" and len(norm["mean"]) == 91
+    assert norm["mode"] == "none" and meta.normalisation["input"] == "reflectance"  # the default: raw reflectance
+
+
+@pytest.mark.parametrize("mode", ["none", "band"])
+def test_cnn_input_scaling_is_stored_and_reused(pool, mode):
+    """Both input scalings: the checkpoint says which, and the reloaded CNN reproduces the run's test error."""
+    cfg = um.CnnTrainConfig(dataset="quartz-4", spectra_per_mixture=6, augmentation="none", epochs=1,
+                            cnn=um.CnnFitSettings(batch_size=32, normalisation=mode))
+    job = pool.run(um.train_cnn_job, cfg, run=RunSpec(um.WORKBENCH, "cnn", cfg.to_dict()))
+    assert job.status == "done", job.traceback
+    model, norm, meta = um.load_cnn(job.run.dir)
+    assert norm["mode"] == mode and meta.normalisation["input"] == (
+        "reflectance" if mode == "none" else "(reflectance - band mean) / band std")
+    train, test, _ = um.split_dataset(um.open_dataset("quartz-4", spectra_per_mixture=6))
+    if mode == "band":
+        np.testing.assert_allclose(norm["mean"], train.spectra.mean(0), atol=1e-5)
+    rmse = float(np.sqrt(np.mean((um.predict_abundances(model, test.spectra, norm) - test.abundances) ** 2)))
+    assert rmse == pytest.approx(job.result["metrics"]["test/delta_rmse"], rel=1e-4)
 
 
 def test_bad_dataset_name_is_a_user_error(pool, tmp_path):

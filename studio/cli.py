@@ -857,7 +857,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "± PX pixels inside its image (default 32; 0 = off; the paper has none)")
     q.add_argument("--average-from", type=_fraction_or_off, default=None, metavar="F|off",
                    help="end with the mean weights of the iterations after this fraction of the run (stochastic "
-                        "weight averaging; default 0.5; 'off' keeps the last iteration's, as the paper)")
+                        "weight averaging; default 0.75; 'off' keeps the last iteration's, as the paper)")
     q.add_argument("--input-norm", choices=("dataset", "patch"), default=None,
                    help="input normalisation (the paper does not say): 'dataset' subtracts the training patches' "
                         "mean and divides by their std, 'patch' standardises each patch by its own "

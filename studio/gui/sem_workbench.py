@@ -66,8 +66,8 @@ PAPER = "Ieracitano et al. (paper 004)"
 PAPER_ITERATIONS = 300
 #: Default random shift of representative training patches (equal to studio.sem.jobs.SemTrainConfig.shift).
 DEFAULT_SHIFT = 32
-#: "Average weights" averages the second half of the run (equal to studio.sem.jobs.SemTrainConfig.average_from).
-AVERAGE_FROM = 0.5
+#: "Average weights" averages the last quarter of the run (equal to studio.sem.jobs.SemTrainConfig.average_from).
+AVERAGE_FROM = 0.75
 #: A patch counts as defective at P(defect) >= 0.5 (the softmax decision of the paper's CNN).
 PATCH_THRESHOLD = 0.5
 CURVE_KEYS = ("train/loss", "val/loss", "val/accuracy")
@@ -381,7 +381,7 @@ class SemWorkbench(Workbench):
         self.average_check = QtWidgets.QCheckBox("Average weights")
         self.average_check.setChecked(True)
         self.average_check.setToolTip(
-            "End training with the mean of the network's weights over the second half of the run (stochastic "
+            "End training with the mean of the network's weights over the last quarter of the run (stochastic "
             "weight averaging) instead of the last step's, batch-norm statistics recomputed for it. With SGD at a "
             "constant learning rate the last step's weights still jump from batch to batch; not in "
             f"{PAPER}.")

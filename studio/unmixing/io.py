@@ -11,7 +11,9 @@ is unmixed pixel by pixel.
 Formats
 -------
 * Spectra (:func:`load_spectra`): CSV (one spectrum per row; ``,`` ``;`` or tab;
-  a header row is detected when a cell of the first row is not a number: columns
+  a header row is detected when a cell of the first row is not a number, or when
+  the first row is increasing wavelengths (200 nm – 25 µm) larger than every value
+  below it, as our own export of spectra without abundances writes it: columns
   whose header is a number (optionally with "nm") are wavelengths, the other
   numeric columns are abundances named by their header, text columns such as an
   id are skipped with a warning; without a header every column is a band),
@@ -31,6 +33,7 @@ Formats
   the bands are the first axis when it is strictly the shortest, otherwise the last.
 * Endmembers (:func:`load_endmembers`): CSV with a header row of material names
   and one column per material (an optional leading wavelength column is dropped),
+  or one endmember per row under a header row of wavelengths,
   ``.npy`` ``(L, P)``, or an ``endmembers``/``M`` variable of a container file.
 * Exports: :func:`save_spectra` (``.csv`` readable by :func:`load_spectra`,
   ``.npy`` spectra only, ``.npz`` everything) and :func:`save_abundance_maps`
@@ -196,7 +199,9 @@ def check_compatible(spectra_bands: int, endmembers: np.ndarray, source: str) ->
         raise SpectraInputError(source, f"endmembers must be a 2-D array (bands, materials), got {endmembers.shape}")
     if endmembers.shape[0] != int(spectra_bands):
         raise SpectraInputError(source, f"the spectra have {spectra_bands} bands but the endmembers have "
-                                        f"{endmembers.shape[0]}")
+                                        f"{endmembers.shape[0]} (one row per band, one column per material"
+                                        + (f"; this file has {spectra_bands} columns: are its materials in rows?)"
+                                           if endmembers.shape[1] == int(spectra_bands) else ")"))
 
 
 # --------------------------------------------------------------------------- containers
@@ -430,11 +435,27 @@ def _read_csv_rows(path: Path) -> list[list[str]]:
     return [[c.strip() for c in row] for row in csv.reader(_stdio.StringIO("\n".join(lines)), delimiter=delimiter)]
 
 
+def _is_wavelength_row(first: list[str], below: list[list[str]]) -> bool:
+    """A first row of plain numbers that names wavelengths, e.g. ``450,454,...,810`` (our own export of spectra
+    without abundances writes that): at least 3 numbers, strictly increasing, within 200 nm – 25 µm, and all
+    larger than every value of the rows below it (reflectance, percent or radiance rows are smaller), so an
+    increasing spectrum in the first row is not taken for a header."""
+    wl = [_number(c) for c in first]
+    if len(wl) < 3 or any(v is None for v in wl) or not below:
+        return False
+    wl = np.array(wl, dtype=np.float64)
+    if not (np.all(np.diff(wl) > 0) and wl[0] >= 200.0 and wl[-1] <= 25000.0):
+        return False
+    values = [_number(c) for r in below[:50] for c in r]
+    values = np.array([abs(v) for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    return values.size > 0 and float(values.max()) < float(wl[0])
+
+
 def _load_csv(path: Path, renormalise: bool) -> SpectralDataset:
     rows = _read_csv_rows(path)
     warnings: list[str] = []
     header = None
-    if any(_number(c) is None for c in rows[0] if c != ""):
+    if any(_number(c) is None for c in rows[0] if c != "") or _is_wavelength_row(rows[0], rows[1:]):
         header, rows = rows[0], rows[1:]
     if not rows:
         raise SpectraInputError(str(path), "has a header but no data rows")
@@ -668,14 +689,19 @@ def load_endmembers(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
     if suffix in (".csv", ".txt", ".tsv"):
         rows = _read_csv_rows(path)
         names = None
+        per_row = False
         if any(_number(c) is None for c in rows[0] if c != ""):
             names, rows = rows[0], rows[1:]
+        elif _is_wavelength_row(rows[0], rows[1:]):  # one endmember per row under a header of wavelengths
+            rows, per_row = rows[1:], True
         try:
             M = np.array([[float(c) for c in r] for r in rows], dtype=np.float64)
         except ValueError:
             raise SpectraInputError(str(path), "non-numeric cells below the header row") from None
         if M.ndim != 2 or M.size == 0:
             raise SpectraInputError(str(path), "rows of different lengths or no data rows")
+        if per_row:
+            M = M.T
         if names is not None and names[0].strip().lower() in ("wavelength", "wavelengths", "wl", "lambda", "nm",
                                                                "wavelength_nm", "wavelength (nm)"):
             names, M = names[1:], M[:, 1:]

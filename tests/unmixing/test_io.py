@@ -61,6 +61,22 @@ def test_csv_variants(tmp_path):
     assert np.allclose(ds.spectra, Y) and np.array_equal(ds.wavelengths, np.arange(7)) and ds.warnings
 
 
+def test_csv_header_of_plain_wavelength_numbers(tmp_path):
+    """A first row of wavelength numbers only (as save_spectra writes spectra without abundances) is a header;
+    an increasing spectrum in the first row of a headerless file is not."""
+    Y, _ = _data()
+    _same(load_spectra(save_spectra(tmp_path / "s.csv", Y, WL)), Y)
+    rising = np.sort(Y, axis=1)  # every row increasing, as a red material's reflectance
+    (tmp_path / "r.csv").write_text("\n".join(",".join(f"{v:.17g}" for v in r) for r in rising))
+    ds = load_spectra(tmp_path / "r.csv")
+    assert ds.spectra.shape == (5, 7) and np.allclose(ds.spectra, rising)
+    # counts larger than the wavelength numbers: the first row stays data (ambiguous, so not guessed)
+    counts = 1000.0 + 100 * rising
+    (tmp_path / "c.csv").write_text(",".join(f"{w:g}" for w in WL) + "\n"
+                                     + "\n".join(",".join(f"{v:.17g}" for v in r) for r in counts))
+    assert load_spectra(tmp_path / "c.csv").spectra.shape == (6, 7)
+
+
 def test_npy_npz(tmp_path):
     Y, A = _data()
     ds = load_spectra(save_spectra(tmp_path / "s.npy", Y, WL))
@@ -179,6 +195,14 @@ def test_endmembers_and_exports(tmp_path):
         f"{w:g},{a:.17g},{b:.17g}" for w, (a, b) in zip(WL, M)))
     M2, names = load_endmembers(tmp_path / "em.csv")
     assert np.allclose(M2, M) and names == MATERIALS
+    # one endmember per row under a header of wavelengths: read as (bands, materials)
+    (tmp_path / "rows.csv").write_text(",".join(f"{w:g}" for w in WL) + "\n"
+                                        + "\n".join(",".join(f"{v:.17g}" for v in r) for r in M.T))
+    assert np.allclose(load_endmembers(tmp_path / "rows.csv")[0], M)
+    # without the header the orientation is ambiguous: the band-count message asks about it
+    (tmp_path / "rows_nohdr.csv").write_text("\n".join(",".join(f"{v:.17g}" for v in r) for r in M.T))
+    with pytest.raises(SpectraInputError, match="are its materials in rows"):
+        check_compatible(WL.size, load_endmembers(tmp_path / "rows_nohdr.csv")[0], "rows_nohdr.csv")
     np.save(tmp_path / "em.npy", M)
     M3, names3 = load_endmembers(tmp_path / "em.npy")
     assert np.allclose(M3, M) and names3 == ["material 1", "material 2"]

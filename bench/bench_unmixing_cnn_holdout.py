@@ -52,6 +52,20 @@ def holdout_mask(name: str, A: np.ndarray) -> np.ndarray:
     return np.isclose(first, 0.6)
 
 
+def parse_setting(setting: str, default_epochs: int) -> tuple[str, float, int]:
+    """``NORMALISATION:LR[:EPOCHS]`` -> (normalisation, lr, epochs)."""
+    mode, lr, *rest = setting.split(":")
+    return mode, float(lr), int(rest[0]) if rest else default_epochs
+
+
+def fit_and_score(J, fit_set, val, mode: str, lr: float, epochs: int) -> float:
+    """Train the section-4.3 CNN on ``fit_set`` with these settings; Δ_RMSE (eq. 13) on ``val``."""
+    from studio.unmixing.metrics import delta_rmse
+
+    model, norm, _ = J.fit_cnn(Ctx(quiet=True), fit_set, epochs, J.CnnFitSettings(lr=lr, normalisation=mode))
+    return delta_rmse(J.predict_abundances(model, val.spectra, norm), val.abundances)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", nargs="+", default=["quartz-4"])
@@ -61,7 +75,6 @@ def main() -> None:
     ap.add_argument("--data-seed", type=int, default=1, help="--protocol draw: seed of the generated sample")
     args = ap.parse_args()
     from studio.unmixing import jobs as J
-    from studio.unmixing.metrics import delta_rmse
 
     for name in args.datasets:
         if args.protocol == "draw":
@@ -78,16 +91,10 @@ def main() -> None:
               f"{[len(train.subset(h).groups()[0]) for h in folds]} of {len(train.groups()[0])} vectors, "
               f"paper epochs {paper_epochs}", flush=True)
         for setting in args.settings:
-            mode, lr, *rest = setting.split(":")
-            epochs = int(rest[0]) if rest else paper_epochs
-            errs = []
-            for hold in folds:
-                fit_set, val = train.subset(~hold), train.subset(hold)
-                model, norm, _ = J.fit_cnn(Ctx(quiet=True), fit_set, epochs,
-                                           J.CnnFitSettings(lr=float(lr), normalisation=mode))
-                errs.append(delta_rmse(J.predict_abundances(model, val.spectra, norm), val.abundances))
+            mode, lr, epochs = parse_setting(setting, paper_epochs)
+            errs = [fit_and_score(J, train.subset(~hold), train.subset(hold), mode, lr, epochs) for hold in folds]
             per_fold = f" (folds {', '.join(f'{e:.3f}' for e in errs)})" if len(errs) > 1 else ""
-            print(f"  {mode:5s} lr {float(lr):g}, {epochs} epochs: held-out Δ_RMSE {np.mean(errs):.4f}{per_fold}",
+            print(f"  {mode:5s} lr {lr:g}, {epochs} epochs: held-out Δ_RMSE {np.mean(errs):.4f}{per_fold}",
                   flush=True)
 
 
@@ -103,11 +110,9 @@ def score_draw(J, name: str, settings: list[str], data_seed: int) -> None:
     print(f"{name} (data seed {data_seed}): {len(train.groups()[0])} training / {len(test.groups()[0])} test "
           f"vectors, FCLS Δ_RMSE {fcls_err:.4f}", flush=True)
     for setting in settings:
-        mode, lr, *rest = setting.split(":")
-        epochs = int(rest[0]) if rest else J.cnn_epochs(rule, "none")
-        model, norm, _ = J.fit_cnn(Ctx(quiet=True), train, epochs, J.CnnFitSettings(lr=float(lr), normalisation=mode))
-        err = delta_rmse(J.predict_abundances(model, test.spectra, norm), test.abundances)
-        print(f"  {mode:5s} lr {float(lr):g}, {epochs} epochs: test Δ_RMSE of this draw {err:.4f}", flush=True)
+        mode, lr, epochs = parse_setting(setting, J.cnn_epochs(rule, "none"))
+        err = fit_and_score(J, train, test, mode, lr, epochs)
+        print(f"  {mode:5s} lr {lr:g}, {epochs} epochs: test Δ_RMSE of this draw {err:.4f}", flush=True)
 
 
 if __name__ == "__main__":

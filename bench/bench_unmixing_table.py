@@ -24,7 +24,7 @@ vectors are 9 % of the CNN's training spectra, and with the better-trained CNN o
 error on quartz-3 at the paper's epochs (0.0365 original, 0.0376 / 0.0409 augmented).
 
 Usage: ``python bench/bench_unmixing_table.py [--epochs-scale 0.25] [--n-per-vector 20]
-[--datasets quartz-3 quartz-4 colour-4] [--json out.json]``
+[--datasets quartz-3 quartz-4 colour-4] [--steps S ...] [--mean-steps [S ...]] [--json out.json]``
 """
 from __future__ import annotations
 
@@ -73,6 +73,8 @@ def main() -> None:
                     help="generated spectra per new grid vector (the GUI's and unmix evaluate's: 400; 20 is quicker)")
     ap.add_argument("--gamn-per-vector", type=int, default=400)
     ap.add_argument("--steps", type=float, nargs="+", help="grid steps (default per dataset)")
+    ap.add_argument("--mean-steps", type=float, nargs="*",
+                    help="grid steps of the mean-only rows (default: the first of the steps; none given: no such row)")
     ap.add_argument("--no-elmm", action="store_true")
     ap.add_argument("--json", help="also write the full result as JSON here")
     args = ap.parse_args()
@@ -85,7 +87,8 @@ def main() -> None:
     threads = configure_cpu_threads()
     print(f"torch {torch.__version__}, {threads} CPU thread(s)")
     cfg = um.EvaluateConfig(datasets=args.datasets, epochs_scale=args.epochs_scale, n_per_vector=args.n_per_vector,
-                            gamn_per_vector=args.gamn_per_vector, steps=args.steps, elmm=not args.no_elmm)
+                            gamn_per_vector=args.gamn_per_vector, steps=args.steps, mean_steps=args.mean_steps,
+                            elmm=not args.no_elmm)
     t0 = time.time()
     result = um.evaluate_job(Ctx(), cfg)
     seconds = time.time() - t0

@@ -22,6 +22,10 @@ does not give the count for the CNN's training set); with 20 the 30 new quartz-3
 vectors are 9 % of the CNN's training spectra, and with the better-trained CNN of
 2026-12 (raw reflectance, lr 3e-4) that was too little for augmentation to lower its
 error on quartz-3 at the paper's epochs (0.0365 original, 0.0376 / 0.0409 augmented).
+With 400 it did (0.0339 at s = 0.125, 0.0361 at s = 0.0625); docs/unmixing.md has the
+table at the full protocol.  That run is long: the CNN on quartz-4's s = 0.05 grid
+(1755 new vectors, 708,400 spectra, 41 epochs) alone is 227,000 Adam steps, about
+2 h on one core, so run the steps apart (``--steps 0.05 --mean-steps``) on spare cores.
 
 Usage: ``python bench/bench_unmixing_table.py [--epochs-scale 0.25] [--n-per-vector 20]
 [--datasets quartz-3 quartz-4 colour-4] [--steps S ...] [--mean-steps [S ...]] [--json out.json]``

@@ -25,10 +25,15 @@ training split and scores on its test split of the sample generated with ``--dat
 (default 1; the figures of ``bench_unmixing_table.py`` use seed 0).  The test
 *mixtures* are the paper's, as in a lab that measures a second, independent set of
 calibration mixtures to choose settings on; the spectra are new draws.  FCLS on the
-same draw is printed beside it.
+same draw is printed beside it.  With ``--augment-step S`` it also trains the augmenter
+(N_m, N_k at the paper's epochs) on that training split and the CNN on the training
+set augmented on the grid of step S ("normal" strategy, 400 spectra per new vector)
+once per ``--generated-ratios`` value: the cap on generated spectra, as a multiple of
+the measured training spectra (``studio.unmixing.jobs.generated_per_vector``; 0 = no
+cap), at the paper's "normal" epochs with the first setting.
 
 Usage: ``python bench/bench_unmixing_cnn_holdout.py [--datasets quartz-4] [--protocol orientation|pairs|draw]
-[--data-seed 1] [--settings band:1e-3 none:3e-4 band:1e-3:7 ...]``
+[--data-seed 1] [--settings band:1e-3 none:3e-4 band:1e-3:7 ...] [--augment-step 0.05 --generated-ratios 5 20]``
 """
 from __future__ import annotations
 
@@ -73,12 +78,16 @@ def main() -> None:
                     help="NORMALISATION:LR[:EPOCHS]")
     ap.add_argument("--protocol", choices=("orientation", "pairs", "draw"), default="orientation")
     ap.add_argument("--data-seed", type=int, default=1, help="--protocol draw: seed of the generated sample")
+    ap.add_argument("--augment-step", type=float, default=None,
+                    help="--protocol draw: also train on the training set augmented on this grid step")
+    ap.add_argument("--generated-ratios", type=float, nargs="+", default=[5.0, 10.0, 20.0],
+                    help="--augment-step: caps on generated / measured training spectra (0: no cap)")
     args = ap.parse_args()
     from studio.unmixing import jobs as J
 
     for name in args.datasets:
         if args.protocol == "draw":
-            score_draw(J, name, args.settings, args.data_seed)
+            score_draw(J, name, args.settings, args.data_seed, args.augment_step, args.generated_ratios)
             continue
         train, _test, rule = J.split_dataset(J.open_dataset(name))
         present = train.abundances > 1e-6
@@ -98,7 +107,8 @@ def main() -> None:
                   flush=True)
 
 
-def score_draw(J, name: str, settings: list[str], data_seed: int) -> None:
+def score_draw(J, name: str, settings: list[str], data_seed: int, augment_step: float | None = None,
+               generated_ratios: list[float] = (5.0,)) -> None:
     """The paper's split of another generated draw: train on its training split, score its test split."""
     from studio.unmixing.fcls import fcls
     from studio.unmixing.metrics import delta_rmse
@@ -113,6 +123,20 @@ def score_draw(J, name: str, settings: list[str], data_seed: int) -> None:
         mode, lr, epochs = parse_setting(setting, J.cnn_epochs(rule, "none"))
         err = fit_and_score(J, train, test, mode, lr, epochs)
         print(f"  {mode:5s} lr {lr:g}, {epochs} epochs: test Δ_RMSE of this draw {err:.4f}", flush=True)
+    if augment_step is None:
+        return
+    from studio.unmixing.augmentation import train_moment_nets
+
+    mcfg = J.moment_config(rule)
+    augmenter = train_moment_nets(Ctx(quiet=True), train, mcfg, None)
+    mode, lr, epochs = parse_setting(settings[0], J.cnn_epochs(rule, "normal"))
+    for ratio in generated_ratios:
+        data, new, per_vector = J.augmented_training_set(train, augmenter, "normal", augment_step, 400,
+                                                         seed=mcfg.seed + 2, max_generated_ratio=ratio or None)
+        err = fit_and_score(J, data, test, mode, lr, epochs)
+        print(f"  + normal s={augment_step:g}, generated ≤ {ratio:g}× measured ({new} new vectors × {per_vector}, "
+              f"{len(data)} spectra), {mode} lr {lr:g}, {epochs} epochs: test Δ_RMSE of this draw {err:.4f}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,15 @@ vectors are 9 % of the CNN's training spectra, and with the better-trained CNN o
 2026-12 (raw reflectance, lr 3e-4) that was too little for augmentation to lower its
 error on quartz-3 at the paper's epochs (0.0365 original, 0.0376 / 0.0409 augmented).
 With 400 it did (0.0339 at s = 0.125, 0.0361 at s = 0.0625); docs/unmixing.md has the
-table at the full protocol.  That run is long: the CNN on quartz-4's s = 0.05 grid
-(1755 new vectors, 708,400 spectra, 41 epochs) alone is 227,000 Adam steps, about
-2 h on one core, so run the steps apart (``--steps 0.05 --mean-steps``) on spare cores.
+table at the full protocol.  The generated spectra are capped at 5 times the measured
+ones (``--max-generated-ratio``, ``studio.unmixing.jobs.generated_per_vector``), so on
+a fine grid fewer than 400 are generated per vector: without the cap the CNN on
+quartz-4's s = 0.05 grid (1755 new vectors, 708,400 spectra, 41 epochs) was 227,000
+Adam steps, about 2 h on one core; with it, 38,000 spectra and about 12,000 steps.
 
 Usage: ``python bench/bench_unmixing_table.py [--epochs-scale 0.25] [--n-per-vector 20]
-[--datasets quartz-3 quartz-4 colour-4] [--steps S ...] [--mean-steps [S ...]] [--json out.json]``
+[--datasets quartz-3 quartz-4 colour-4] [--steps S ...] [--mean-steps [S ...]] [--max-generated-ratio R]
+[--json out.json]``
 """
 from __future__ import annotations
 
@@ -76,6 +79,9 @@ def main() -> None:
     ap.add_argument("--n-per-vector", type=int, default=20,
                     help="generated spectra per new grid vector (the GUI's and unmix evaluate's: 400; 20 is quicker)")
     ap.add_argument("--gamn-per-vector", type=int, default=400)
+    ap.add_argument("--max-generated-ratio", type=float, default=None,
+                    help="generated spectra at most this many times the measured (default: the product's, 5; "
+                         "0: no cap)")
     ap.add_argument("--steps", type=float, nargs="+", help="grid steps (default per dataset)")
     ap.add_argument("--mean-steps", type=float, nargs="*",
                     help="grid steps of the mean-only rows (default: the first of the steps; none given: no such row)")
@@ -92,14 +98,17 @@ def main() -> None:
     print(f"torch {torch.__version__}, {threads} CPU thread(s)")
     cfg = um.EvaluateConfig(datasets=args.datasets, epochs_scale=args.epochs_scale, n_per_vector=args.n_per_vector,
                             gamn_per_vector=args.gamn_per_vector, steps=args.steps, mean_steps=args.mean_steps,
-                            elmm=not args.no_elmm)
+                            elmm=not args.no_elmm,
+                            **({} if args.max_generated_ratio is None
+                               else {"max_generated_ratio": args.max_generated_ratio or None}))
     t0 = time.time()
     result = um.evaluate_job(Ctx(), cfg)
     seconds = time.time() - t0
 
     print()
+    ratio = f"at most {cfg.max_generated_ratio:g}× the measured" if cfg.max_generated_ratio else "no cap"
     print(f"Paper 000 table on the synthetic samples — epochs_scale {args.epochs_scale:g} "
-          f"(× the paper's epochs), {args.n_per_vector} generated spectra per new vector, "
+          f"(× the paper's epochs), {args.n_per_vector} generated spectra per new vector ({ratio}), "
           f"{args.gamn_per_vector} per test vector for Δ_GAMN; {seconds:.0f} s")
     print(result["table"])
     print()
@@ -107,6 +116,10 @@ def main() -> None:
         e = d["epochs"]
         print(f"{name}: N_m {e['N_m']} / N_k {e['N_k']} epochs, CNN epochs {e['cnn']}, "
               f"{d['train_vectors']} train / {d['test_vectors']} test vectors, {d['seconds']:.0f} s")
+        for r in d["rows"]:
+            if r.get("new_vectors"):
+                print(f"  {r['method']}: {r['new_vectors']} new vectors × {r['generated_per_vector']} generated, "
+                      f"{r['train_spectra']} training spectra")
     print()
     print("Paper's qualitative findings (computed):")
     for name, checks in result["checks"].items():

@@ -348,6 +348,12 @@ def cmd_sem(args) -> int:
     return EXIT_USAGE
 
 
+def _generated_ratio(args) -> dict:
+    """``--max-generated-ratio`` as config keyword: absent -> the job's default, 0 -> no cap."""
+    r = args.max_generated_ratio
+    return {} if r is None else {"max_generated_ratio": r or None}
+
+
 def cmd_unmix(args) -> int:
     from pathlib import Path
 
@@ -420,6 +426,7 @@ def cmd_unmix(args) -> int:
         cfg = um.CnnTrainConfig(dataset=args.dataset, split=args.split, spectra_per_mixture=args.spectra_per_mixture,
                                 augmentation=args.augmentation, step=args.step, augmenter=args.augmenter,
                                 n_per_vector=args.n_per_vector, epochs=args.epochs, epochs_scale=args.epochs_scale,
+                                **_generated_ratio(args),
                                 cnn=um.CnnFitSettings(batch_size=args.batch, seed=args.seed, **{
                                     k: v for k, v in (("lr", args.lr), ("normalisation", args.input_norm))
                                     if v is not None}))
@@ -444,6 +451,7 @@ def cmd_unmix(args) -> int:
             return _refuse(args, f"{csv_path}: exists already; choose another name or pass --overwrite")
         cfg = um.EvaluateConfig(datasets=args.dataset, split=args.split, epochs_scale=args.epochs_scale,
                                 steps=args.steps, n_per_vector=args.n_per_vector, elmm=not args.no_elmm,
+                                **_generated_ratio(args),
                                 spectra_per_mixture=args.spectra_per_mixture,
                                 gamn_per_vector=args.gamn_per_vector)
         job, code = run_job(um.evaluate_job, cfg, args, name="Unmixing: evaluate", workbench=um.WORKBENCH,
@@ -957,6 +965,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="run folder for checkpoints and evaluation.json")
     q.add_argument("--csv", help="also write the results table (methods x Δ_RMSE/Δ_GAMN per dataset) as CSV")
     q.add_argument("--overwrite", action="store_true", help="replace --csv when it exists")
+    for q in (usub.choices["evaluate"], usub.choices["train-cnn"]):
+        q.add_argument("--max-generated-ratio", type=float, metavar="R",
+                       help="at most R generated spectra per measured training spectrum, so on a fine grid fewer "
+                            "than --n-per-vector are generated per new vector (0: no cap; default 5)")
     for q in (usub.choices["augment"], usub.choices["evaluate"], usub.choices["train-cnn"]):
         q.add_argument("--split", default="auto", help="split rule: auto or the sample whose rule applies")
         q.add_argument("--spectra-per-mixture", type=int, default=400, help=argparse.SUPPRESS)

@@ -278,7 +278,9 @@ class UnmixingWorkbench(Workbench):
         self.per_vector_spin = QtWidgets.QSpinBox()
         self.per_vector_spin.setRange(1, 5000)
         self.per_vector_spin.setValue(400)
-        self.per_vector_spin.setToolTip("Spectra generated per abundance vector (the paper: 400)")
+        self.per_vector_spin.setToolTip("Spectra generated per abundance vector (the paper: 400). For the CNN's "
+                                        "training set at most 5 generated per measured spectrum: on a fine grid "
+                                        "fewer per vector, so the measured spectra are not drowned out")
         al.addWidget(QtWidgets.QLabel("Strategy"), 0, 0)
         al.addWidget(self.strategy_combo, 0, 1, 1, 3)
         al.addWidget(QtWidgets.QLabel("Step s"), 1, 0)
@@ -1045,8 +1047,10 @@ class UnmixingWorkbench(Workbench):
         run = job.run
         self.cnn_checkpoint = run.checkpoint if run is not None and run.checkpoint else None
         rmse = m.get("test/delta_rmse", float("nan"))
+        generated = (f" ({m['new_vectors']} new vectors × {m['generated_per_vector']} generated)"
+                     if m.get("new_vectors") else "")
         self.cnn_label.setText(f"CNN ({label}): test Δ_RMSE {rmse:.4f} after {m.get('epochs')} epochs on "
-                               f"{m.get('train_spectra')} spectra" + (f", run #{run.id}." if run else "."))
+                               f"{m.get('train_spectra')} spectra{generated}" + (f", run #{run.id}." if run else "."))
         self.add_result(self.dataset_label, f"CNN {label}" + (f" (run #{run.id})" if run else ""), rmse, None)
         self.update_buttons()
 

@@ -152,11 +152,14 @@ def test_unmix_generate_train_cnn_and_unmix_with_the_cnn(capsys, tmp_path):
     assert last_json(capsys)["spectra"] == 3
 
     assert cli(["unmix", "train-cnn", "--dataset", "quartz-4", "--augmentation", "normal", "--augmenter",
-                str(tmp_path / "aug"), "--step", "0.1", "--n-per-vector", "1", "--epochs", "1",
+                str(tmp_path / "aug"), "--step", "0.1", "--n-per-vector", "3", "--max-generated-ratio", "0.5",
+                "--epochs", "1",
                 "--spectra-per-mixture", "6", "--out", str(tmp_path / "cnn"), "--json", "-q", "--device", "cpu",
                 "--input-norm", "band", "--lr", "0.001"]) == 0
     cnn = last_json(capsys)
     assert cnn["metrics"]["new_vectors"] == 270 and np.isfinite(cnn["metrics"]["test/delta_rmse"])
+    # 0.5 × 96 measured spectra < 270 new vectors: capped from 3 to 1 generated spectrum per vector
+    assert cnn["metrics"]["generated_per_vector"] == 1 and cnn["metrics"]["train_spectra"] == 16 * 6 + 270
     run = RunRegistry().get(cnn["run_id"])
     assert run.model == "cnn1d-normal" and run.status == "completed" and run.checkpoint == cnn["checkpoint"]
     assert run.config["cnn"]["normalisation"] == "band" and run.config["cnn"]["lr"] == 0.001  # the options reach it

@@ -42,7 +42,9 @@ def test_evaluate_job_runs_end_to_end_with_finite_numbers(pool):
         assert math.isfinite(r["delta_rmse"]) and 0 <= r["delta_rmse"] < 1, r
     gamn = {r["strategy"]: r["delta_gamn"] for r in d["rows"] if r.get("strategy") in ("normal", "mean")}
     assert all(math.isfinite(v) and v > 0 for v in gamn.values())
-    assert d["rows"][3]["new_vectors"] == 286 - 16 and d["rows"][3]["train_spectra"] == 16 * 12 + 270 * 4
+    # 4 per new vector asked; 270 × 4 > 5 × 192 measured, so the cap gives 3 (5 × 192 // 270)
+    assert d["rows"][3]["new_vectors"] == 286 - 16 and d["rows"][3]["generated_per_vector"] == 3
+    assert d["rows"][3]["train_spectra"] == 16 * 12 + 270 * 3
     assert d["train_vectors"] == 16 and d["test_vectors"] == 40
     checks = job.result["checks"]["quartz-4"]
     assert set(checks) == {"cnn_beats_fcls_and_elmm", "augmentation_lowers_cnn_rmse", "normal_gamn_below_mean_only"}
@@ -51,6 +53,18 @@ def test_evaluate_job_runs_end_to_end_with_finite_numbers(pool):
     assert run.final_metrics["quartz-4/FCLS/delta_rmse"] == pytest.approx(d["rows"][0]["delta_rmse"])
     assert (run.dir / "evaluation.json").exists() and (run.dir / "quartz-4" / "augmenter.safetensors").exists()
     assert "quartz-4/N_k/train/loss" in job.run.registry.metric_names(job.run.id)
+
+
+def test_generated_per_vector_caps_the_generated_share():
+    # the paper's 400 per new vector where the new vectors are few (quartz-3, s = 0.125: 30 new, 6000 measured)
+    assert um.generated_per_vector(6000, 30, 400) == 400
+    # colour-4 at s = 0.05: 1755 new vectors against 6400 measured spectra -> 5 × 6400 // 1755 = 18
+    n = um.generated_per_vector(6400, 1755, 400)
+    assert n == 18 and n * 1755 <= um.MAX_GENERATED_RATIO * 6400 < (n + 1) * 1755
+    assert um.generated_per_vector(6400, 1755, 400, max_generated_ratio=20) == 72
+    assert um.generated_per_vector(6400, 1755, 400, max_generated_ratio=None) == 400  # no cap
+    assert um.generated_per_vector(6400, 1755, 10) == 10  # the cap never raises the count
+    assert um.generated_per_vector(10, 1755, 400, max_generated_ratio=1) == 1  # at least one per vector
 
 
 def test_train_augmenter_then_generate_and_cnn(pool, tmp_path):
@@ -72,6 +86,12 @@ def test_train_augmenter_then_generate_and_cnn(pool, tmp_path):
     cnn = pool.run(um.train_cnn_job, cnn_cfg, run=RunSpec(um.WORKBENCH, "cnn", cnn_cfg.to_dict()))
     assert cnn.status == "done", cnn.traceback
     assert cnn.result["metrics"]["new_vectors"] == 30 and math.isfinite(cnn.result["metrics"]["test/delta_rmse"])
+    assert cnn.result["metrics"]["generated_per_vector"] == 3 and cnn.result["metrics"]["train_spectra"] == 150 + 90
+    # the cap on generated / measured spectra: 0.2 × 150 measured = 30 generated, 1 per new vector
+    capped = pool.run(um.train_cnn_job, um.CnnTrainConfig(**{**cnn_cfg.to_dict(), "max_generated_ratio": 0.2,
+                                                             "cnn": cnn_cfg.cnn, "moments": cnn_cfg.moments}))
+    assert capped.status == "done", capped.traceback
+    assert capped.result["metrics"]["generated_per_vector"] == 1 and capped.result["metrics"]["train_spectra"] == 180
     model, norm, meta = um.load_cnn(cnn.run.dir)
     assert meta.class_names == ["red quartz", "green quartz", "blue quartz"]
     assert norm["mode"] == "none" and meta.normalisation["input"] == "reflectance"  # the default: raw reflectance

@@ -22,8 +22,8 @@ does not give the count for the CNN's training set); with 20 the 30 new quartz-3
 vectors are 9 % of the CNN's training spectra, and with the better-trained CNN of
 2026-12 (raw reflectance, lr 3e-4) that was too little for augmentation to lower its
 error on quartz-3 at the paper's epochs (0.0365 original, 0.0376 / 0.0409 augmented).
-With 400 it did (0.0339 at s = 0.125, 0.0361 at s = 0.0625); docs/unmixing.md has the
-table at the full protocol.  The generated spectra are capped at 5 times the measured
+With 400 it did (0.0339 at s = 0.125; 0.0350 at s = 0.0625, where the cap below leaves
+217 per vector); docs/unmixing.md has the table at the full protocol.  The generated spectra are capped at 5 times the measured
 ones (``--max-generated-ratio``, ``studio.unmixing.jobs.generated_per_vector``), so on
 a fine grid fewer than 400 are generated per vector: without the cap the CNN on
 quartz-4's s = 0.05 grid (1755 new vectors, 708,400 spectra, 41 epochs) was 227,000

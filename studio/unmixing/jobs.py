@@ -674,8 +674,8 @@ def train_cnn_job(ctx, cfg: CnnTrainConfig) -> dict[str, Any]:
                                                                 max_generated_ratio=cfg.max_generated_ratio)
         capped = f" (capped from {n}: at most {cfg.max_generated_ratio:g}× the {n_measured} measured)" \
             if per_vector < n else ""
-        ctx.log(f"augmented with {new_vectors} grid vectors (s={cfg.step:g}), {per_vector} generated spectra "
-                f"each{capped}: {len(train)} training spectra")
+        ctx.log(f"augmented with {new_vectors} grid vectors (s={cfg.step:g}), {per_vector} generated "
+                f"spectr{'um' if per_vector == 1 else 'a'} each{capped}: {len(train)} training spectra")
     epochs = cfg.epochs or cnn_epochs(rule, cfg.augmentation, cfg.epochs_scale)
     model, norm, res = fit_cnn(StageContext(ctx, lo, 0.98, "training the CNN"), train, epochs, cfg.cnn,
                                save_path=folder / "cnn" if folder else None,

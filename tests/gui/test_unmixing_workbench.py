@@ -82,6 +82,13 @@ def test_train_generator_then_both_bands_and_delta_amn(qtbot, bench):
     job = bench.generate()
     qtbot.waitUntil(lambda: idle(bench), timeout=60000)
     assert job.status == "done" and bench.generated is not None and len(bench.generated) > 0
+    # the CNN on the augmented set: 20 per vector asked, 270 × 20 > 5 × 192 measured, so 3 each
+    bench.cnn_data_combo.setCurrentIndex(bench.cnn_data_combo.findData("augmented"))
+    bench.cnn_epochs.setValue(1)
+    job = bench.train_cnn()
+    qtbot.waitUntil(lambda: job.finished is not None and idle(bench), timeout=60000)
+    assert job.status == "done", job.traceback
+    assert "on 1002 spectra (270 new vectors × 3 generated)" in bench.cnn_label.text()
 
 
 def test_cube_fcls_maps_pixel_spectrum_and_export(qtbot, bench, tmp_path):

@@ -131,7 +131,9 @@ def main() -> None:
             rows.append((seed, res.metrics, time.process_time() - t, time.time() - w))
             print(f"{label}, seed {seed}: test accuracy "
                   f"{res.metrics['test/accuracy']:.3f}, AUC {res.metrics['test/auc']:.3f}, image accuracy (64-patch "
-                  f"verdict) {res.metrics['test/image_accuracy']:.3f}; train+eval CPU {rows[-1][2]:.0f} s, "
+                  f"verdict) {res.metrics['test/image_accuracy']:.3f}, with the 8 flips/rotations of each test "
+                  f"patch averaged {res.metrics.get('test/accuracy_flip_average', float('nan')):.3f}; "
+                  f"train+eval CPU {rows[-1][2]:.0f} s, "
                   f"wall {rows[-1][3]:.0f} s", flush=True)
         summary[label] = ([r[1]["test/accuracy"] for r in rows], [r[1]["test/auc"] for r in rows])
 

@@ -307,6 +307,12 @@ def evaluate_model(model, dataset: SemDataset, test_idx: np.ndarray, cfg: SemTra
         rep = build_patch_set(dataset, test_idx, mode="representative", representative=cfg.representative)
         rprobs = patch_probabilities(model, rep.patches, rep.scale, device, norm)
         p_true, p_pred, p_score = rep.labels, rprobs.argmax(1), 1.0 - rprobs[:, neg]
+        # diagnostic, not used for the verdicts: the mean over the 8 flips/rotations of each test patch
+        dihedral = [np.rot90(rep.patches, k, axes=(1, 2)) for k in range(4)]
+        dihedral += [d[:, :, ::-1] for d in dihedral]
+        fprobs = np.mean([patch_probabilities(model, np.ascontiguousarray(d), rep.scale, device, norm)
+                          for d in dihedral], axis=0)
+        flip_accuracy = float(np.mean(fprobs.argmax(1) == np.asarray(rep.labels)))
     else:
         p_true, p_pred, p_score = eval_set.labels, probs.argmax(1), defect
     report = M.classification_report(p_true, p_pred, names, positive=pos)
@@ -323,6 +329,8 @@ def evaluate_model(model, dataset: SemDataset, test_idx: np.ndarray, cfg: SemTra
         "test/auc": auc,
         "test/image_accuracy": img_report["accuracy"],
     }
+    if cfg.patch_mode == "representative":
+        metrics["test/accuracy_flip_average"] = flip_accuracy
     report = {"patch": _jsonable(report), "image": _jsonable(img_report), "positive": names[pos],
               "patch_mode": cfg.patch_mode, "share_threshold": share_threshold}
     return SemResult(metrics=metrics, report=report, class_names=names, test_images=images,

@@ -1,4 +1,5 @@
 """SEM jobs end to end on small generated datasets (train, split, checkpoint, predict, CLI)."""
+import dataclasses
 import json
 from pathlib import Path
 
@@ -241,3 +242,24 @@ def test_out_of_range_training_options_are_refused_with_their_name(bad):
 
     with pytest.raises(UserError, match=next(iter(bad)).replace("_", " ")):
         sem.train_sem(None, sem.SemTrainConfig(data="/nonexistent", **bad))  # refused before the data are read
+
+
+def test_representative_protocol_reports_the_flip_averaged_accuracy(pool, small_dataset):
+    from studio.sem.io import load_dataset
+    from studio.sem.patches import build_patch_set
+
+    cfg = dataclasses.replace(quick_cfg(small_dataset), patch_mode="representative", shift=0)
+    job = pool.run(sem.train_sem, cfg, run=RunSpec("sem", "cnn5+fc", cfg.to_dict()))
+    assert job.status == "done", job.traceback
+    got = job.result.metrics["test/accuracy_flip_average"]
+    # recomputed from the saved model: mean softmax over the 8 flips/rotations of each test patch
+    net, meta = sem.load_model(job.run.dir)
+    split = json.loads((job.run.dir / "split.json").read_text())
+    dataset = load_dataset(small_dataset)
+    test_idx = np.array([dataset.paths.index(Path(split["root"]) / p) for p in split["test"]])
+    rep = build_patch_set(dataset, test_idx, mode="representative", representative=cfg.representative)
+    views = [np.rot90(rep.patches, k, axes=(1, 2)) for k in range(4)]
+    views += [v[:, :, ::-1] for v in views]
+    probs = np.mean([sem.patch_probabilities(net, np.ascontiguousarray(v), rep.scale, "cpu", meta.normalisation)
+                     for v in views], axis=0)
+    assert got == pytest.approx(np.mean(probs.argmax(1) == np.asarray(rep.labels)))

@@ -132,7 +132,7 @@ def score_draw(J, name: str, settings: list[str], data_seed: int, augment_step: 
     mode, lr, epochs = parse_setting(settings[0], J.cnn_epochs(rule, "normal"))
     for ratio in generated_ratios:
         data, new, per_vector = J.augmented_training_set(train, augmenter, "normal", augment_step, 400,
-                                                         seed=mcfg.seed + 2, max_generated_ratio=ratio or None)
+                                                         seed=mcfg.seed + 2, max_generated_ratio=ratio)
         err = fit_and_score(J, data, test, mode, lr, epochs)
         print(f"  + normal s={augment_step:g}, generated ≤ {ratio:g}× measured ({new} new vectors × {per_vector}, "
               f"{len(data)} spectra), {mode} lr {lr:g}, {epochs} epochs: test Δ_RMSE of this draw {err:.4f}",

@@ -100,7 +100,7 @@ def main() -> None:
                             gamn_per_vector=args.gamn_per_vector, steps=args.steps, mean_steps=args.mean_steps,
                             elmm=not args.no_elmm,
                             **({} if args.max_generated_ratio is None
-                               else {"max_generated_ratio": args.max_generated_ratio or None}))
+                               else {"max_generated_ratio": args.max_generated_ratio}))
     t0 = time.time()
     result = um.evaluate_job(Ctx(), cfg)
     seconds = time.time() - t0

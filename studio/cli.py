@@ -349,9 +349,8 @@ def cmd_sem(args) -> int:
 
 
 def _generated_ratio(args) -> dict:
-    """``--max-generated-ratio`` as config keyword: absent -> the job's default, 0 -> no cap."""
-    r = args.max_generated_ratio
-    return {} if r is None else {"max_generated_ratio": r or None}
+    """``--max-generated-ratio`` as config keyword: absent -> the job's default (0 = no cap)."""
+    return {} if args.max_generated_ratio is None else {"max_generated_ratio": args.max_generated_ratio}
 
 
 def cmd_unmix(args) -> int:

@@ -249,14 +249,20 @@ class PatchTensors:
             raw = self.ps.shifted(i, dy, dx)
         else:
             raw = self.ps.as_float(np.array([i]))[0]
-        x = torch.from_numpy(standardise_patches(raw, self.norm))
+        x = standardise_patches(raw, self.norm)
         if self.augment:
-            k = int(torch.randint(8, ()))
-            x = torch.rot90(x, k % 4, (1, 2))
-            if k >= 4:
-                x = torch.flip(x, (2,))
-            x = x.contiguous()
-        return x, int(self.ps.labels[i])
+            x = np.ascontiguousarray(dihedral_view(x, int(torch.randint(8, ()))))
+        return torch.from_numpy(x), int(self.ps.labels[i])
+
+
+def dihedral_view(patches: np.ndarray, k: int) -> np.ndarray:
+    """Symmetry ``k`` (0–7) of the square patches' last two axes: rotation by k·90°, mirrored when k ≥ 4.
+
+    The training augmentation (:class:`PatchTensors`) draws one of these eight; the
+    evaluation's flip-averaged accuracy averages over all of them.
+    """
+    view = np.rot90(patches, k % 4, axes=(-2, -1))
+    return view[..., ::-1] if k >= 4 else view
 
 
 def patch_probabilities(model, patches: np.ndarray, scale: float, device, norm: dict[str, Any],
@@ -308,10 +314,8 @@ def evaluate_model(model, dataset: SemDataset, test_idx: np.ndarray, cfg: SemTra
         rprobs = patch_probabilities(model, rep.patches, rep.scale, device, norm)
         p_true, p_pred, p_score = rep.labels, rprobs.argmax(1), 1.0 - rprobs[:, neg]
         # diagnostic, not used for the verdicts: the mean over the 8 flips/rotations of each test patch
-        dihedral = [np.rot90(rep.patches, k, axes=(1, 2)) for k in range(4)]
-        dihedral += [d[:, :, ::-1] for d in dihedral]
-        fprobs = np.mean([patch_probabilities(model, np.ascontiguousarray(d), rep.scale, device, norm)
-                          for d in dihedral], axis=0)
+        fprobs = np.mean([patch_probabilities(model, np.ascontiguousarray(dihedral_view(rep.patches, k)), rep.scale,
+                                              device, norm) for k in range(8)], axis=0)
         flip_accuracy = float(np.mean(fprobs.argmax(1) == np.asarray(rep.labels)))
     else:
         p_true, p_pred, p_score = eval_set.labels, probs.argmax(1), defect

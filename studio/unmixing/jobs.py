@@ -636,7 +636,7 @@ class CnnTrainConfig:
     augmenter: str | None = None  # a trained augmenter; None: train one first (paper epochs × epochs_scale)
     n_per_vector: int = 400
     mean_copies: int | None = None  # None: n_per_vector
-    max_generated_ratio: float | None = MAX_GENERATED_RATIO  # generated ≤ ratio × measured; None: no cap
+    max_generated_ratio: float | None = MAX_GENERATED_RATIO  # generated ≤ ratio × measured; None or 0: no cap
     epochs: int | None = None  # None: CNN_EPOCHS × epochs_scale
     epochs_scale: float = 1.0
     cnn: CnnFitSettings = field(default_factory=CnnFitSettings)
@@ -687,7 +687,7 @@ def train_cnn_job(ctx, cfg: CnnTrainConfig) -> dict[str, Any]:
     metrics = {"test/delta_rmse": M.delta_rmse(A_hat, test.abundances),
                "train/loss": res.metrics.get("train/loss", float("nan")), "epochs": epochs,
                "train_spectra": len(train), "new_vectors": new_vectors,
-               "generated_per_vector": per_vector if cfg.augmentation != "none" else 0}
+               "generated_per_vector": per_vector}
     ctx.set_final_metrics(metrics)
     ctx.progress(1000, 1000, "done")
     return {"dataset": dataset.name, "metrics": metrics, "model": model, "normalisation": norm}
@@ -707,7 +707,7 @@ class EvaluateConfig:
     mean_steps: list[float] | None = None  # None: the first of ``steps``
     n_per_vector: int = 400
     mean_copies: int | None = None  # None: n_per_vector
-    max_generated_ratio: float | None = MAX_GENERATED_RATIO  # generated ≤ ratio × measured; None: no cap
+    max_generated_ratio: float | None = MAX_GENERATED_RATIO  # generated ≤ ratio × measured; None or 0: no cap
     gamn_per_vector: int = 400  # generated spectra per test vector for Δ_GAMN (the paper: 400)
     elmm: bool = True
     cnn: CnnFitSettings = field(default_factory=CnnFitSettings)

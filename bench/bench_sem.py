@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 
 
@@ -135,6 +136,10 @@ def main() -> None:
                   f"patch averaged {res.metrics.get('test/accuracy_flip_average', float('nan')):.3f}; "
                   f"train+eval CPU {rows[-1][2]:.0f} s, "
                   f"wall {rows[-1][3]:.0f} s", flush=True)
+            wrong = [e for e in res.test_images if not e["representative"]["correct"]]
+            print("  wrong test patches: " + (", ".join(
+                f"{Path(e['path']).parent.name}/{Path(e['path']).name} P(defect) "
+                f"{e['representative']['defect_probability']:.2f}" for e in wrong) or "none"), flush=True)
         summary[label] = ([r[1]["test/accuracy"] for r in rows], [r[1]["test/auc"] for r in rows])
 
     print()

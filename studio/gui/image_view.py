@@ -34,6 +34,7 @@ __all__ = ["ImageOverlayView", "heat_rgba", "to_uint8"]
 HEAT_RGB = (230, 25, 25)
 GRID_RGBA = (255, 255, 255, 90)
 HIT_RGBA = (255, 214, 0, 230)
+MARK_RGBA = (0, 200, 255, 255)  # set_marked_cell: e.g. the patch an evaluation counted
 
 
 def to_uint8(image: np.ndarray, levels: tuple[float, float] | None = None) -> np.ndarray:
@@ -106,7 +107,15 @@ class ImageOverlayView(QtWidgets.QWidget):
         hit_pen.setWidthF(2.0)
         self.hit_item.setPen(hit_pen)
         self.hit_item.setZValue(30)
-        for item in (self.image_item, self.overlay_item, self.grid_item, self.hit_item):
+        self.mark_item = QtWidgets.QGraphicsPathItem()
+        mark_pen = QtGui.QPen(QtGui.QColor(*MARK_RGBA))
+        mark_pen.setCosmetic(True)
+        mark_pen.setWidthF(2.5)
+        mark_pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+        self.mark_item.setPen(mark_pen)
+        self.mark_item.setZValue(40)
+        self._marked: tuple[int, int] | None = None
+        for item in (self.image_item, self.overlay_item, self.grid_item, self.hit_item, self.mark_item):
             self.view.addItem(item)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -150,6 +159,7 @@ class ImageOverlayView(QtWidgets.QWidget):
         self._image = None if image is None else np.asarray(image)
         self._levels = levels
         self.set_overlay(None)
+        self.set_marked_cell(None)
         if self._image is None:
             self.image_item.clear()
             self._draw_grid()
@@ -205,6 +215,20 @@ class ImageOverlayView(QtWidgets.QWidget):
                 path.moveTo(c * s, 0)
                 path.lineTo(c * s, rows * s)
         self.grid_item.setPath(path)
+
+    def set_marked_cell(self, cell: tuple[int, int] | None) -> None:
+        """Outline one grid cell ``(row, col)`` with a dashed line (cleared by :meth:`set_image`); None clears."""
+        path = QtGui.QPainterPath()
+        rows, cols = self.grid_shape()
+        self._marked = None
+        if cell is not None and 0 <= cell[0] < rows and 0 <= cell[1] < cols:
+            self._marked = (int(cell[0]), int(cell[1]))
+            s = self._cell
+            path.addRect(QtCore.QRectF(self._marked[1] * s, self._marked[0] * s, s, s))
+        self.mark_item.setPath(path)
+
+    def marked_cell(self) -> tuple[int, int] | None:
+        return self._marked
 
     # ---------------------------------------------------------------- overlay
     def set_overlay(self, rgba: np.ndarray | None, rect: QtCore.QRectF | None = None) -> None:

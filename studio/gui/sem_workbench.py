@@ -136,6 +136,25 @@ def _share_percent(fraction: float) -> str:
     return f"{100 * float(fraction):.4g} %"
 
 
+def misclassification_text(entry: dict) -> str:
+    """What was wrong about one test image of an evaluation ("" when nothing was).
+
+    The whole-image verdict and, for a representative-patch model, its one representative patch,
+    which is what the headline accuracy counts (so a model at 95.8 % lists its 2 wrong patches of 48
+    even when every whole-image verdict was right).
+    """
+    parts = []
+    rep = entry.get("representative")
+    if rep and not rep.get("correct", True):
+        parts.append(f"representative patch ({int(rep['row'])}, {int(rep['col'])}) "  # (row, col) as the hover
+                     f"{entry.get('label')} → {rep.get('predicted')}, "
+                     f"P(defect) {_pct(rep.get('defect_probability'), 0)}")
+    if not entry.get("correct", True):
+        parts.append(f"image {entry.get('label')} → {entry.get('predicted')} "
+                     f"({_pct(entry.get('defect_share'), 0)} of patches defective)")
+    return "; ".join(parts)
+
+
 def _qimage_gray(u8: np.ndarray) -> QtGui.QImage:
     h, w = u8.shape
     return QtGui.QImage(np.ascontiguousarray(u8).data, w, h, w, QtGui.QImage.Format.Format_Grayscale8).copy()
@@ -203,6 +222,7 @@ class SemWorkbench(Workbench):
         self.predict_job: Job | None = None
         self._pending_auto: str | None = None
         self._misclassified: set[str] = set()
+        self._representative_cells: dict[str, tuple[int, int]] = {}  # test image -> the patch the evaluation counted
         self._relocated: dict[str, str] = {}  # old -> new paths after the sample was copied
         self._copy_note = ""
         self._length = {"epochs": 4, "iterations": PAPER_ITERATIONS}
@@ -598,7 +618,9 @@ class SemWorkbench(Workbench):
         self.result_tabs.addTab(self.roc_plot, "ROC")
 
         self.misclassified_list = QtWidgets.QListWidget()
-        self.misclassified_list.setToolTip("Test images whose whole-image verdict was wrong; click to show one")
+        self.misclassified_list.setToolTip(
+            "Test images whose whole-image verdict was wrong or, for a model trained on representative patches, "
+            "whose representative patch (the one the accuracy counts) was classified wrong; click to show one")
         self.misclassified_list.itemClicked.connect(self._misclassified_clicked)
         self.misclassified_list.itemActivated.connect(self._misclassified_clicked)
         self.result_tabs.addTab(self.misclassified_list, "Misclassified")
@@ -981,8 +1003,12 @@ class SemWorkbench(Workbench):
         self.view.set_image(image)
         h, w = image.shape
         rows, cols = h // PATCH_SIZE, w // PATCH_SIZE
+        counted = self._representative_cells.get(path)
+        self.view.set_marked_cell(counted)
         self.title_label.setText(f"<b>{breakable(Path(path).name)}</b> — {self._class_of(path)} · {w}×{h} px · "
-                                 f"{rows}×{cols} patches of {PATCH_SIZE}²")
+                                 f"{rows}×{cols} patches of {PATCH_SIZE}²"
+                                 + (f" · dashed: the representative patch {counted} the test accuracy counts"
+                                    if self.view.marked_cell() else ""))
         self.title_label.setToolTip(path)
         if path in self.items and self.thumb_list.currentItem() is not self.items[path]:
             self.thumb_list.blockSignals(True)
@@ -1392,6 +1418,9 @@ class SemWorkbench(Workbench):
         self.misclassified_list.clear()
         self.roc_plot.clear()
         self._misclassified = set()
+        self._representative_cells = {str(e.get("path", "")): (int(e["representative"]["row"]),
+                                                               int(e["representative"]["col"]))
+                                      for e in (ev or {}).get("images") or [] if e.get("representative")}
         if not ev:
             self.eval_caption.setText("No evaluation for this model.")
             self._fill_confusion()
@@ -1447,13 +1476,12 @@ class SemWorkbench(Workbench):
         self.roc_plot.setTitle(f"Test patches, AUC {auc_text}")
 
         for entry in images:
-            if entry.get("correct", True):
+            wrong = misclassification_text(entry)
+            if not wrong:
                 continue
             path = str(entry.get("path", ""))
             self._misclassified.add(path)
-            item = QtWidgets.QListWidgetItem(
-                f"{Path(path).name}: {entry.get('label')} → {entry.get('predicted')} "
-                f"({_pct(entry.get('defect_share'), 0)} of patches defective)")
+            item = QtWidgets.QListWidgetItem(f"{Path(path).name}: {wrong}")
             item.setData(ROLE_PATH, path)
             item.setToolTip(path)
             self.misclassified_list.addItem(item)

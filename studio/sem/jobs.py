@@ -116,7 +116,9 @@ class SemResult:
     metrics: dict[str, float]
     report: dict[str, Any]
     class_names: list[str]
-    test_images: list[dict[str, Any]]  # per test image: path, label, predicted, defect_share, correct
+    # per test image: path, label, predicted, defect_share, correct (the whole-image verdict) and, in the
+    # representative protocol, "representative": row, col, predicted, defect_probability, correct of its one patch
+    test_images: list[dict[str, Any]]
     roc: dict[str, list[float]]
     checkpoint: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -313,6 +315,13 @@ def evaluate_model(model, dataset: SemDataset, test_idx: np.ndarray, cfg: SemTra
         rep = build_patch_set(dataset, test_idx, mode="representative", representative=cfg.representative)
         rprobs = patch_probabilities(model, rep.patches, rep.scale, device, norm)
         p_true, p_pred, p_score = rep.labels, rprobs.argmax(1), 1.0 - rprobs[:, neg]
+        # per test image, what its representative patch (the one the headline accuracy counts) was called
+        by_image = {int(img): k for k, img in enumerate(rep.image_index)}
+        for entry, i in zip(images, test_idx):
+            k = by_image[int(i)]
+            entry["representative"] = {"row": int(rep.rows[k]), "col": int(rep.cols[k]),
+                                       "predicted": names[int(p_pred[k])], "defect_probability": float(p_score[k]),
+                                       "correct": int(p_pred[k]) == int(p_true[k])}
         # diagnostic, not used for the verdicts: the mean over the 8 flips/rotations of each test patch
         fprobs = np.mean([patch_probabilities(model, np.ascontiguousarray(dihedral_view(rep.patches, k)), rep.scale,
                                               device, norm) for k in range(8)], axis=0)

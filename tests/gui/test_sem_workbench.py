@@ -445,3 +445,40 @@ def test_reopen_refuses_runs_without_a_checkpoint(bench, services):
     other = services.registry.create_run("audio", "dcl", {})
     bench.reopen_run(other)
     assert "audio" in bench.message_text()
+
+
+def test_representative_evaluation_lists_wrong_patches_and_marks_the_counted_patch(qtbot, bench, sem_data):
+    wb = bench
+    load(qtbot, wb, sem_data)
+    wb.patch_mode_combo.setCurrentIndex(wb.patch_mode_combo.findData("representative"))
+    job = train(qtbot, wb)
+    images = job.result.test_images
+    assert images and all("representative" in e for e in images)
+    listed = [e for e in images if not e["correct"] or not e["representative"]["correct"]]
+    assert wb.result_tabs.tabText(3) == f"Misclassified ({len(listed)})"
+    entry = images[0]
+    wb.show_image(entry["path"])  # a test image: its representative patch is outlined
+    assert wb.view.marked_cell() == (entry["representative"]["row"], entry["representative"]["col"])
+    assert "representative patch" in wb.title_label.text()
+    train_only = next(str(p) for p in wb.dataset.paths if str(p) not in {e["path"] for e in images})
+    wb.show_image(train_only)
+    assert wb.view.marked_cell() is None and "representative patch" not in wb.title_label.text()
+
+    # the list names what was wrong: the counted patch, the whole-image verdict, or both
+    path = entry["path"]
+    wrong_patch = {"path": path, "label": "HNF", "predicted": "HNF", "defect_share": 0.0, "correct": True,
+                   "representative": {"row": 1, "col": 0, "predicted": "NHNF", "defect_probability": 0.93,
+                                      "correct": False}}
+    wrong_image = {**wrong_patch, "predicted": "NHNF", "defect_share": 0.5, "correct": False,
+                   "representative": {**wrong_patch["representative"], "predicted": "HNF", "correct": True}}
+    assert sw.misclassification_text(wrong_patch) == "representative patch (1, 0) HNF → NHNF, P(defect) 93 %"
+    assert sw.misclassification_text(wrong_image) == "image HNF → NHNF (50 % of patches defective)"
+    assert sw.misclassification_text({**wrong_image, "representative": wrong_patch["representative"]}) == \
+        "representative patch (1, 0) HNF → NHNF, P(defect) 93 %; image HNF → NHNF (50 % of patches defective)"
+    assert sw.misclassification_text({**wrong_image, "correct": True, "representative": None}) == ""
+    wb._show_evaluation({"metrics": {"test/accuracy": 0.5}, "report": {"patch_mode": "representative"},
+                         "class_names": ["HNF", "NHNF"], "images": [wrong_patch]})
+    assert wb.misclassified_list.count() == 1 and wb.result_tabs.tabText(3) == "Misclassified (1)"
+    assert wb.misclassified_list.item(0).text().endswith("representative patch (1, 0) HNF → NHNF, P(defect) 93 %")
+    wb._misclassified_clicked(wb.misclassified_list.item(0))
+    assert wb.shown_path == path and wb.view.marked_cell() == (1, 0)

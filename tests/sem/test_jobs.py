@@ -263,3 +263,14 @@ def test_representative_protocol_reports_the_flip_averaged_accuracy(pool, small_
     probs = np.mean([sem.patch_probabilities(net, np.ascontiguousarray(v), rep.scale, "cpu", meta.normalisation)
                      for v in views], axis=0)
     assert got == pytest.approx(np.mean(probs.argmax(1) == np.asarray(rep.labels)))
+    # each test image carries its representative patch's own call, which the headline accuracy counts
+    calls = [e["representative"] for e in job.result.test_images]
+    assert len(calls) == len(test_idx)
+    assert np.mean([c["correct"] for c in calls]) == pytest.approx(job.result.metrics["test/accuracy"])
+    plain = sem.patch_probabilities(net, rep.patches, rep.scale, "cpu", meta.normalisation)
+    for entry, i, k in zip(job.result.test_images, test_idx, range(len(test_idx))):
+        assert entry["path"] == str(dataset.paths[i]) and rep.image_index[k] == i
+        call = entry["representative"]
+        assert (call["row"], call["col"]) == (rep.rows[k], rep.cols[k])
+        assert call["defect_probability"] == pytest.approx(1 - plain[k, 0], abs=1e-5)  # HNF is class 0
+        assert call["correct"] == (call["predicted"] == entry["label"])

@@ -291,6 +291,7 @@ class JobPool:
         self._jobs: list[Job] = []
         self._configure_threads = configure_threads
         self._threads_configured = False
+        self._closed = False
 
     # -------------------------------------------------------------- listeners
     def subscribe(self, listener: Listener) -> None:
@@ -334,6 +335,8 @@ class JobPool:
         """Queue ``fn(ctx, config)``.  ``device`` must already be resolved (see engine.device)."""
         if kind not in ("train", "task"):
             raise ValueError(f"job kind must be 'train' or 'task', not {kind!r}")
+        if self._closed:  # before a run is registered: a refused job must not leave a run behind
+            raise RuntimeError("the job pool is shut down (the application is closing)")
         job = Job(next(self._ids), name or getattr(fn, "__name__", "job"), workbench, device, kind)
         if run is not None and self.registry is not None:
             job.run = self.registry.create_run(run.workbench, run.model, run.config, name=run.name,
@@ -438,7 +441,13 @@ class JobPool:
         self._emit(job, "status", {"status": status, "error": error})
         job._finished.set()
 
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`shutdown`: :meth:`submit` refuses new jobs."""
+        return self._closed
+
     def shutdown(self, cancel: bool = True, wait: bool = True) -> None:
+        self._closed = True
         if cancel:
             for job in self._jobs:
                 if job.status not in FINISHED:

@@ -217,7 +217,7 @@ class Workbench(QtWidgets.QWidget):
         if not self._active:
             self.progress_bar.setVisible(False)
         if job.status == "done":
-            if on_done is not None:
+            if on_done is not None and not self.services.pool.closed:  # closing: no follow-up job can start
                 try:
                     on_done(job)
                 except Exception as exc:  # noqa: BLE001 - a display problem must not take the app down

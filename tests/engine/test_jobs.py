@@ -71,6 +71,19 @@ def test_failing_job_is_marked_failed_and_pool_keeps_working():
     assert good.status == DONE and good.result == 42
 
 
+def test_a_shut_down_pool_refuses_jobs_without_registering_a_run():
+    reg = RunRegistry()
+    pool = JobPool(reg)
+    assert not pool.closed
+    pool.run(lambda ctx, cfg: 1, None, run=RunSpec("engine", "before"))
+    pool.shutdown()
+    assert pool.closed
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(lambda ctx, cfg: 2, None, run=RunSpec("engine", "after"))
+    assert [r.model for r in reg.list_runs()] == ["before"]
+    assert len(pool.jobs) == 1
+
+
 def test_user_errors_keep_their_plain_message():
     pool = JobPool()
 

@@ -1483,7 +1483,7 @@ class SemWorkbench(Workbench):
             self._misclassified.add(path)
             item = QtWidgets.QListWidgetItem(f"{Path(path).name}: {wrong}")
             item.setData(ROLE_PATH, path)
-            item.setToolTip(path)
+            item.setToolTip(f"{path}\n{wrong}")
             self.misclassified_list.addItem(item)
         if self.misclassified_list.count() == 0 and images:
             self.misclassified_list.addItem("All test images were classified correctly.")

@@ -222,7 +222,6 @@ class SemWorkbench(Workbench):
         self.predict_job: Job | None = None
         self._pending_auto: str | None = None
         self._misclassified: set[str] = set()
-        self._representative_cells: dict[str, tuple[int, int]] = {}  # test image -> the patch the evaluation counted
         self._relocated: dict[str, str] = {}  # old -> new paths after the sample was copied
         self._copy_note = ""
         self._length = {"epochs": 4, "iterations": PAPER_ITERATIONS}
@@ -1003,7 +1002,7 @@ class SemWorkbench(Workbench):
         self.view.set_image(image)
         h, w = image.shape
         rows, cols = h // PATCH_SIZE, w // PATCH_SIZE
-        counted = self._representative_cells.get(path)
+        counted = self._counted_cell(path)
         self.view.set_marked_cell(counted)
         self.title_label.setText(f"<b>{breakable(Path(path).name)}</b> — {self._class_of(path)} · {w}×{h} px · "
                                  f"{rows}×{cols} patches of {PATCH_SIZE}²"
@@ -1412,15 +1411,20 @@ class SemWorkbench(Workbench):
         self._update_verdict()
 
     # ------------------------------------------------------------------ evaluation
+    def _counted_cell(self, path: str) -> tuple[int, int] | None:
+        """(row, col) of the representative patch the shown evaluation counted for this test image, if any."""
+        for entry in (self.evaluation or {}).get("images") or []:
+            rep = entry.get("representative")
+            if rep and str(entry.get("path", "")) == path:
+                return int(rep["row"]), int(rep["col"])
+        return None
+
     def _show_evaluation(self, ev: dict | None) -> None:
         self.evaluation = ev
         self.metrics_table.setRowCount(0)
         self.misclassified_list.clear()
         self.roc_plot.clear()
         self._misclassified = set()
-        self._representative_cells = {str(e.get("path", "")): (int(e["representative"]["row"]),
-                                                               int(e["representative"]["col"]))
-                                      for e in (ev or {}).get("images") or [] if e.get("representative")}
         if not ev:
             self.eval_caption.setText("No evaluation for this model.")
             self._fill_confusion()

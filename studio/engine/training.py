@@ -222,7 +222,14 @@ def recalibrate_batchnorm(model, loader, max_batches: int = 50) -> int:
     scale is far from 1 (e.g. with N(0, 0.01²) initial weights) that average lags far
     behind for hundreds of steps and eval-mode predictions collapse to one class.
     Returns the number of batches used (0 when the model has no batch norm).
+
+    It leaves every random stream as it found it (torch's and numpy's global
+    generators, which augmentations draw from, and the loader's shuffling
+    generator): the batches it draws would otherwise shift the training batches and
+    augmentations that follow, so that how often a run validates (``val_every``)
+    would change the trained model.
     """
+    import numpy as np
     import torch
 
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
@@ -236,13 +243,21 @@ def recalibrate_batchnorm(model, loader, max_batches: int = 50) -> int:
         m.momentum = None  # cumulative average
     model.train()
     used = 0
-    with torch.no_grad():
+    generators = [g for g in (getattr(loader, "generator", None),
+                              getattr(getattr(loader, "batch_sampler", None), "generator", None)) if g is not None]
+    generator_states = [g.get_state() for g in generators]
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
         for batch in loader:
             x = batch[0] if isinstance(batch, (list, tuple)) else batch
             model(move_to(x, device))
             used += 1
             if used >= max_batches:
                 break
+    for g, state in zip(generators, generator_states):
+        g.set_state(state)
+    np.random.set_state(numpy_state)
+    random.setstate(python_state)
     for m, momentum in saved:
         m.momentum = momentum
     model.train(was_training)
@@ -290,6 +305,11 @@ class GlobalBatchShards:
         self.n_proc, self.rank = n_proc, rank
         self._global = DataLoader(range(n), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                                   generator=torch.Generator().manual_seed(seed), collate_fn=list)
+
+    @property
+    def generator(self):
+        """The seeded generator that draws the global batches."""
+        return self._global.generator
 
     def __len__(self) -> int:
         return len(self._global)
@@ -382,8 +402,10 @@ def fit(
         raise ValueError(f"the training set is empty or smaller than one batch ({len(train_data)} samples)")
     val_loader = None
     if val_data is not None and len(val_data) > 0:
+        # its own generator: a DataLoader without one draws a seed from torch's global generator for every
+        # pass, which would shift the training's augmentations after each validation
         val_loader = DataLoader(val_data, batch_size=cfg.batch_size, shuffle=False, collate_fn=collate_fn,
-                                num_workers=cfg.num_workers)
+                                num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed))
     validate = validate or default_validate(loss_fn)
 
     per_epoch = len(loader)

@@ -173,6 +173,36 @@ def test_batchnorm_recalibration_matches_the_data_scale():
     assert recalibrate_batchnorm(torch.nn.Linear(2, 2), loader) == 0
 
 
+class NoisyData(torch.utils.data.Dataset):
+    """Spirals with an augmentation drawn from torch's global generator, as the SEM patches' flips and shifts are."""
+
+    def __init__(self):
+        self.x, self.y = data().tensors
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i] + 0.05 * torch.randn(2), self.y[i]
+
+
+def test_how_often_a_run_validates_does_not_change_the_trained_model():
+    """Batch-norm recalibration before each validation draws batches (shuffle and augmentation); it must leave the
+    random streams of the training as it found them, so validating every step or every 7th gives the same model."""
+    def run(val_every):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                  torch.nn.Linear(16, 2))
+        cfg = FitConfig(optimizer="momentum", lr=0.05, iterations=21, val_every=val_every, batch_size=32,
+                        recalibrate_bn=True)
+        fit(Ctx(), net, NoisyData(), cfg, loss_fn=ce, val_data=data(1))
+        return net
+
+    often, seldom = run(1), run(7)
+    for a, b in zip(often.state_dict().values(), seldom.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_weight_averaging_ends_with_the_mean_of_the_late_iterates():
     """average_from=0.5 over 10 iterations: the final weights are the mean of iterates 6..10 of the same run,
     and the batch-norm statistics are recomputed for them (validated and checkpointed after the swap)."""

@@ -132,7 +132,8 @@ def main() -> None:
             res = sem.train_sem(Ctx(), cfg)
             rows.append((seed, res.metrics, time.process_time() - t, time.time() - w))
             print(f"{label}, seed {seed}: test accuracy "
-                  f"{res.metrics['test/accuracy']:.3f}, AUC {res.metrics['test/auc']:.3f}, image accuracy (64-patch "
+                  f"{res.metrics['test/accuracy']:.3f}, AUC {res.metrics['test/auc']:.3f}, training patches right "
+                  f"{res.metrics['train/accuracy']:.3f}, image accuracy (64-patch "
                   f"verdict) {res.metrics['test/image_accuracy']:.3f}, with the 8 flips/rotations of each test "
                   f"patch averaged {res.metrics.get('test/accuracy_flip_average', float('nan')):.3f}; "
                   f"train+eval CPU {rows[-1][2]:.0f} s, "

@@ -1454,6 +1454,8 @@ class SemWorkbench(Workbench):
         auc = metrics.get("test/auc")
         rows.append(("AUC", "–" if auc is None or not math.isfinite(float(auc)) else f"{float(auc):.3f}"))
         rows.append(("Image accuracy", _pct(metrics.get("test/image_accuracy"))))
+        if "train/accuracy" in metrics:  # representative patches: the model's calls on its own training patches
+            rows.append(("Train accuracy", _pct(metrics["train/accuracy"])))
         if "train/loss" in metrics:
             rows.append(("Train loss", f"{float(metrics['train/loss']):.4f}"))
         t.setRowCount(len(rows))

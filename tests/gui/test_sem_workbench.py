@@ -456,6 +456,9 @@ def test_representative_evaluation_lists_wrong_patches_and_marks_the_counted_pat
     assert images and all("representative" in e for e in images)
     listed = [e for e in images if not e["correct"] or not e["representative"]["correct"]]
     assert wb.result_tabs.tabText(3) == f"Misclassified ({len(listed)})"
+    table = wb.metrics_table  # the fit on the training patches is shown beside the test figures
+    row = [table.verticalHeaderItem(i).text() for i in range(table.rowCount())].index("Train accuracy")
+    assert table.item(row, 0).text() == sw._pct(job.result.metrics["train/accuracy"])
     entry = images[0]
     wb.show_image(entry["path"])  # a test image: its representative patch is outlined
     assert wb.view.marked_cell() == (entry["representative"]["row"], entry["representative"]["col"])

@@ -274,3 +274,8 @@ def test_representative_protocol_reports_the_flip_averaged_accuracy(pool, small_
         assert (call["row"], call["col"]) == (rep.rows[k], rep.cols[k])
         assert call["defect_probability"] == pytest.approx(1 - plain[k, 0], abs=1e-5)  # HNF is class 0
         assert call["correct"] == (call["predicted"] == entry["label"])
+    # the model's accuracy on its own training patches (unshifted, unflipped), recomputed from the saved model
+    train_idx = np.array([dataset.paths.index(Path(split["root"]) / p) for p in split["train"]])
+    train = build_patch_set(dataset, train_idx, mode="representative", representative=cfg.representative)
+    tprobs = sem.patch_probabilities(net, train.patches, train.scale, "cpu", meta.normalisation)
+    assert job.result.metrics["train/accuracy"] == pytest.approx(np.mean(tprobs.argmax(1) == np.asarray(train.labels)))

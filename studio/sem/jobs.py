@@ -474,8 +474,9 @@ def train_sem(ctx, cfg: SemTrainConfig) -> SemResult:
         # how well the model fits its own training patches (as they are: not shifted, flipped or rotated);
         # a patch wrong here is not learnt at all, which a test error alone does not tell
         tprobs = patch_probabilities(model, train_set.patches, train_set.scale, ctx.device, norm, ctx=ctx)
-        wrong = np.flatnonzero(tprobs.argmax(1) != np.asarray(train_set.labels))
-        evaluation.metrics["train/accuracy"] = 1.0 - len(wrong) / max(1, len(train_set))
+        right = tprobs.argmax(1) == np.asarray(train_set.labels)
+        wrong = np.flatnonzero(~right)
+        evaluation.metrics["train/accuracy"] = float(right.mean())  # the split leaves at least one training image
         neg = negative_class(names)
         ctx.log(f"training patches called wrong by the trained model: {len(wrong)} of {len(train_set)}" + "".join(
             f"\n  {dataset.relative_path(int(train_set.image_index[k]))}: P(defect) {1.0 - tprobs[k, neg]:.2f}"

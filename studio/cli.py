@@ -288,7 +288,8 @@ def cmd_sem(args) -> int:
                          seed=args.seed)
         cfg = sem.SemTrainConfig(data=None if args.sample else args.data, crop_bottom=args.crop_bottom,
                                  patch_mode=args.patches, depth=args.depth, fc40=not args.no_fc,
-                                 augment=not args.no_augment, init_checkpoint=args.init,
+                                 augment=not args.no_augment, blur_noise=not args.no_blur_noise,
+                                 init_checkpoint=args.init,
                                  fit=sem.paper_fit_config(**overrides))
         if args.share_threshold is not None:
             cfg.share_threshold = args.share_threshold
@@ -859,6 +860,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--no-fc", action="store_true", help="without the FC 40 layer (Table 3)")
     q.add_argument("--no-augment", action="store_true",
                    help="no random 90° rotations / mirroring of training patches (the paper has none)")
+    q.add_argument("--no-blur-noise", action="store_true",
+                   help="no random defocus blur (up to 1.5 px) and noise (up to 0.04 of full scale) on training "
+                        "patches (the paper has none)")
     q.add_argument("--shift", type=int, default=None, metavar="PX",
                    help="with --patches representative: move each training patch by a random offset of up to "
                         "± PX pixels inside its image (default 32; 0 = off; the paper has none)")

@@ -66,6 +66,10 @@ PAPER = "Ieracitano et al. (paper 004)"
 PAPER_ITERATIONS = 300
 #: Default random shift of representative training patches (equal to studio.sem.jobs.SemTrainConfig.shift).
 DEFAULT_SHIFT = 32
+#: "Blur/noise": the largest random defocus (px) and noise (of full scale) of a training patch
+#: (equal to studio.sem.jobs.BLUR_SIGMA_MAX and NOISE_SIGMA_MAX; a test checks).
+BLUR_SIGMA_MAX = 1.5
+NOISE_SIGMA_MAX = 0.04
 #: "Average weights" averages the last quarter of the run (equal to studio.sem.jobs.SemTrainConfig.average_from).
 AVERAGE_FROM = 0.75
 #: A patch counts as defective at P(defect) >= 0.5 (the softmax decision of the paper's CNN).
@@ -386,6 +390,13 @@ class SemWorkbench(Workbench):
         self.augment_check.setToolTip("Train on randomly rotated (90°) and mirrored patches. A fibre mat has no "
                                       f"preferred orientation; not in {PAPER}, whose 112 training patches over-fit "
                                       "without it.")
+        self.blur_noise_check = QtWidgets.QCheckBox("Blur/noise")
+        self.blur_noise_check.setChecked(True)
+        self.blur_noise_check.setToolTip(
+            f"Train on patches blurred by a random defocus (Gaussian, up to {BLUR_SIGMA_MAX:g} px) and given random "
+            f"noise (up to {NOISE_SIGMA_MAX:g} of full scale), so that the calls do not depend on the focus or the "
+            f"dose of a micrograph; not in {PAPER}. Without it a 1 px defocus changed the calls on the sample "
+            "(docs/sem.md).")
         self.shift_spin = QtWidgets.QSpinBox()
         self.shift_spin.setRange(0, PATCH_SIZE - 1)
         self.shift_spin.setSuffix(" px")
@@ -441,11 +452,12 @@ class SemWorkbench(Workbench):
         g.addWidget(self.patch_mode_combo, 4, 1)
         g.addWidget(self.paper_button, 4, 2, 1, 2)
         g.addWidget(self.augment_check, 5, 0, 1, 2)
-        g.addWidget(lab("Input", self.input_norm_combo), 5, 2)
-        g.addWidget(self.input_norm_combo, 5, 3)
+        g.addWidget(self.blur_noise_check, 5, 2, 1, 2)
         g.addWidget(lab("Shift", self.shift_spin), 6, 0)
         g.addWidget(self.shift_spin, 6, 1)
         g.addWidget(self.average_check, 6, 2, 1, 2)
+        g.addWidget(lab("Input", self.input_norm_combo), 7, 0)
+        g.addWidget(self.input_norm_combo, 7, 1)
         g.setColumnStretch(1, 1)
         g.setColumnStretch(3, 1)
 
@@ -1123,11 +1135,12 @@ class SemWorkbench(Workbench):
         self.iterations_radio.setChecked(True)
         self.length_spin.setValue(PAPER_ITERATIONS)
         self.augment_check.setChecked(False)
+        self.blur_noise_check.setChecked(False)
         self.shift_spin.setValue(0)
         self.average_check.setChecked(False)
         self.input_norm_combo.setCurrentIndex(self.input_norm_combo.findData("dataset"))
         self.set_status("Paper protocol set: representative patch, 300 iterations of SGD with momentum ending "
-                         "with the last step's weights, no augmentation or shifts, inputs normalised by the training patches' mean and std.")
+                         "with the last step's weights, no augmentation, blur/noise or shifts, inputs normalised by the training patches' mean and std.")
 
     def _length_mode_changed(self, iterations: bool) -> None:
         self.length_spin.blockSignals(True)
@@ -1156,6 +1169,7 @@ class SemWorkbench(Workbench):
         return SemTrainConfig(data=self.dataset_source, crop_bottom=self.crop_spin.value(),
                               patch_mode=self.patch_mode_combo.currentData(), depth=self.depth_spin.value(),
                               fc40=self.fc40_check.isChecked(), augment=self.augment_check.isChecked(),
+                              blur_noise=self.blur_noise_check.isChecked(),
                               shift=self.shift_spin.value(),
                               average_from=AVERAGE_FROM if self.average_check.isChecked() else None,
                               input_norm=self.input_norm_combo.currentData(), fit=fit,
@@ -1175,6 +1189,7 @@ class SemWorkbench(Workbench):
             index = self.input_norm_combo.findData(config.get("input_norm", "dataset"))
             self.input_norm_combo.setCurrentIndex(max(0, index))
             self.shift_spin.setValue(int(config.get("shift", 0)))
+            self.blur_noise_check.setChecked(bool(config.get("blur_noise", False)))
             self.average_check.setChecked(config.get("average_from") is not None)
         if fit.get("optimizer") in OPTIMIZERS:
             self.optimizer_combo.setCurrentText(fit["optimizer"])

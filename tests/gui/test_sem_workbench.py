@@ -101,6 +101,7 @@ def test_paper_protocol_and_defaults():
     assert sw.PAPER_ITERATIONS == jobs.PAPER_ITERATIONS
     assert sw.DEFAULT_SHIFT == jobs.SemTrainConfig().shift
     assert sw.AVERAGE_FROM == jobs.SemTrainConfig().average_from
+    assert (sw.BLUR_SIGMA_MAX, sw.NOISE_SIGMA_MAX) == (jobs.BLUR_SIGMA_MAX, jobs.NOISE_SIGMA_MAX)
 
 
 def test_paper_protocol_button(bench, sem_data, qtbot):
@@ -112,6 +113,7 @@ def test_paper_protocol_button(bench, sem_data, qtbot):
     assert wb.batch_spin.value() == 32 and wb.depth_spin.value() == 5 and wb.fc40_check.isChecked()
     assert wb.train_config().input_norm == jobs.SemTrainConfig().input_norm  # GUI and CLI defaults agree
     assert wb.train_config().augment == jobs.SemTrainConfig().augment
+    assert wb.train_config().blur_noise == jobs.SemTrainConfig().blur_noise
     assert wb.train_config().shift == jobs.SemTrainConfig().shift
     assert wb.train_config().average_from == jobs.SemTrainConfig().average_from
     wb.patch_mode_combo.setCurrentIndex(0)
@@ -120,7 +122,7 @@ def test_paper_protocol_button(bench, sem_data, qtbot):
     cfg = wb.train_config()
     assert cfg.patch_mode == "representative" and cfg.fit.iterations == 300 and cfg.fit.epochs is None
     assert wb.shift_spin.isEnabled()
-    assert not cfg.augment and cfg.shift == 0 and cfg.input_norm == "dataset"  # the published set-up
+    assert not cfg.augment and not cfg.blur_noise and cfg.shift == 0 and cfg.input_norm == "dataset"  # as published
     assert cfg.average_from is None and not wb.average_check.isChecked()
     assert cfg.fit.optimizer == "momentum" and cfg.fit.batch_size == 32 and cfg.depth == 5 and cfg.fc40
     wb.epochs_radio.setChecked(True)
@@ -128,9 +130,11 @@ def test_paper_protocol_button(bench, sem_data, qtbot):
     wb.iterations_radio.setChecked(True)
     assert wb.length_spin.value() == 300
     wb.restore_config(jobs.SemTrainConfig(shift=8).to_dict())  # a run reopened
-    assert wb.shift_spin.value() == 8 and wb.average_check.isChecked()
-    wb.restore_config({k: v for k, v in jobs.SemTrainConfig().to_dict().items() if k not in ("shift", "average_from")})
+    assert wb.shift_spin.value() == 8 and wb.average_check.isChecked() and wb.blur_noise_check.isChecked()
+    wb.restore_config({k: v for k, v in jobs.SemTrainConfig().to_dict().items()
+                       if k not in ("shift", "average_from", "blur_noise")})
     assert wb.shift_spin.value() == 0 and not wb.average_check.isChecked()  # a run from before these options
+    assert not wb.blur_noise_check.isChecked()
 
 
 def test_open_sample_shows_counts_and_thumbnails(qtbot, bench, studio_home):

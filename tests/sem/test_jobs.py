@@ -170,6 +170,45 @@ def test_augmentation_yields_symmetries_of_the_patch_and_keeps_the_label():
     assert seen == set(range(8))
 
 
+def test_blur_noise_augmentation_defocuses_and_adds_noise_but_keeps_the_shapes(monkeypatch):
+    import torch
+    from scipy import ndimage
+
+    from studio.sem.patches import PatchSet
+
+    yy, xx = np.mgrid[:128, :128]
+    bead = np.where((yy - 60) ** 2 + (xx - 70) ** 2 < 15**2, 200, 30) + (xx % 2) * 20  # a disc and fine stripes
+    ps = PatchSet(bead[None].astype(np.uint8), 255.0, np.array([1]), np.array([0]), np.array([0]), np.array([0]))
+    norm = {"mean": 0.0, "std": 1.0}
+    plain = sem.PatchTensors(ps, norm)[0][0][0].numpy()
+
+    def draws(n=24):
+        torch.manual_seed(3)
+        data = sem.PatchTensors(ps, norm, blur_noise=True)
+        out = []
+        for _ in range(n):
+            x, y = data[0]
+            assert y == 1
+            out.append(x[0].numpy())
+        return out
+
+    both = draws()
+    assert all(np.array_equal(a, b) for a, b in zip(both, draws()))  # drawn from torch's seeded generator
+    coarse = ndimage.gaussian_filter(plain, 4)
+    assert all(np.abs(ndimage.gaussian_filter(x, 4) - coarse).max() < 0.05 for x in both)  # the disc stays
+    assert len({round(float(np.abs(x - plain).mean()), 6) for x in both}) == len(both)  # a new draw each time
+    # blur alone: the fine stripes fade by a random amount, from barely to almost gone
+    monkeypatch.setattr(sem, "NOISE_SIGMA_MAX", 0.0)
+    stripes = [np.abs(np.diff(x[:, :40], axis=1)).mean() / np.abs(np.diff(plain[:, :40], axis=1)).mean()
+               for x in draws()]
+    assert max(stripes) <= 1.0 + 1e-6 and min(stripes) < 0.2 and max(stripes) > 0.8
+    # noise alone: zero-mean noise of a random strength up to NOISE_SIGMA_MAX
+    monkeypatch.setattr(sem, "NOISE_SIGMA_MAX", 0.04)
+    monkeypatch.setattr(sem, "BLUR_SIGMA_MAX", 0.0)
+    spread = [float((x - plain).std()) for x in draws()]
+    assert max(spread) <= 0.04 * 1.1 and min(spread) < 0.01 and max(spread) > 0.025
+
+
 def test_per_patch_standardisation_removes_level_and_gain_and_keeps_flat_patches_flat():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.1, 0.6, (3, 128, 128)).astype(np.float32)

@@ -4,14 +4,18 @@
    stratified split by image, one representative 128×128 patch per image, the CNN
    of Table 2 trained 300 iterations with SGD momentum 0.9, wd 1e-4, lr 1e-3,
    batch 32 (goal ≥ 0.95).  Also the all-patches variant and the whole-image verdict.
+   Per split also how much the trained model's calls depend on the acquisition: its test patches
+   again, slightly defocused (Gaussian blur, sigma 1 px) and at a lower dose (added noise, sigma 0.03
+   of full scale): mean |change of P(defect)| and the accuracy then.  Neither changes the mat, so a
+   model that sees beads should barely move; one that goes by how smooth a patch is moves.
 2. CPU time of those 300 iterations.
 3. Full-image inference (64 patches) per 1024×1024 image: median of N images.
 
 Usage: ``python bench/bench_sem.py [--seeds 0 1 ... 9] [--augment both|no|yes] [--input-norm dataset|patch|both]
-[--shift PX] [--average-from F|off] [--sample-seed 0] [--all-patches-epochs 2] [--skip-all] [--skip-timing]
-[--timing-runs 3]``.
+[--no-blur-noise] [--shift PX] [--average-from F|off] [--sample-seed 0] [--all-patches-epochs 2] [--skip-all]
+[--skip-timing] [--timing-runs 3]``.
 Augmentation and the input normalisation are where the paper is silent (see ``studio.sem.jobs``); the
-paper as published is ``--augment no --input-norm dataset`` (shifts are part of ``--augment yes``).
+paper as published is ``--augment no --input-norm dataset`` (shifts and blur/noise are part of ``--augment yes``).
 The sample dataset is generated on first use into $STUDIO_HOME (default: the user
 data folder) and cached.  ``--sample-seed 1`` uses another 160 generated images (same generator, other
 draws): choose settings there, then report them on the default sample (seed 0), so that the figure of
@@ -22,6 +26,7 @@ worktree other than the one the venv installed, put ``PYTHONPATH=.`` in front so
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -57,11 +62,54 @@ class Ctx:
         pass
 
 
-def variant_label(augment: bool, norm: str, shift: int = 0, average_from: float | None = None) -> str:
+def bench_run(root: Path, seed: int):
+    """A registry-free run record, so that train_sem saves the model where the bench can load it again."""
+    from studio.engine.registry import RunRecord
+
+    return RunRecord(id=seed, workbench="sem", model="bench", name="", config={}, status="running", device="cpu",
+                     created=time.time(), started=None, finished=None, final_metrics={}, checkpoint=None,
+                     message="", dir=root / f"split{seed}")
+
+
+def acquisition_sensitivity(run_dir: Path, dataset, seed: int, blur_sigma: float = 1.0,
+                            noise_sigma: float = 0.03) -> dict[str, float]:
+    """How the saved model's test calls move when the same representative patches are imaged worse.
+
+    The patches of the test images of split ``seed`` once as they are, once blurred by a Gaussian of
+    ``blur_sigma`` px (a slight defocus) and once with Gaussian noise of ``noise_sigma`` of full scale
+    added (a lower dose, clipped to [0, 1]).  Neither adds or removes a bead.
+    """
+    import numpy as np
+    from scipy import ndimage
+
+    from studio.sem import jobs as sem
+    from studio.sem.patches import build_patch_set, stratified_split
+
+    net, meta = sem.load_model(run_dir)
+    neg = meta.class_names.index(meta.extra["negative_class"])
+    _, test_idx = stratified_split(dataset.labels, 0.3, seed)
+    test_set = build_patch_set(dataset, test_idx, mode="representative", representative="annotated", seed=seed)
+    clean = test_set.as_float(np.arange(len(test_set))).reshape(len(test_set), sem.PATCH_SIZE, sem.PATCH_SIZE)
+    is_defect = np.asarray(test_set.labels) != neg
+    noise = np.random.default_rng(seed).standard_normal(clean.shape).astype(np.float32)
+    views = {"clean": clean,
+             "blur": np.stack([ndimage.gaussian_filter(p, blur_sigma) for p in clean]),
+             "noise": np.clip(clean + noise_sigma * noise, 0.0, 1.0)}
+    p = {k: 1.0 - sem.patch_probabilities(net, v, 1.0, "cpu", meta.normalisation)[:, neg] for k, v in views.items()}
+    out = {}
+    for k in ("blur", "noise"):
+        out[f"{k}_dp"] = float(np.abs(p[k] - p["clean"]).mean())
+        out[f"{k}_accuracy"] = float(((p[k] >= 0.5) == is_defect).mean())
+    return out
+
+
+def variant_label(augment: bool, norm: str, shift: int = 0, average_from: float | None = None,
+                  blur_noise: bool = False) -> str:
     """Name of a training variant of [1]: the paper's protocol plus what we chose where it is silent."""
     if not augment and norm == "dataset" and average_from is None:
         return "paper protocol as published"
-    extras = (["flips/rotations"] if augment else []) + ([f"shifts ±{shift} px"] if shift else []) \
+    extras = (["flips/rotations"] if augment else []) + (["blur/noise"] if blur_noise else []) \
+        + ([f"shifts ±{shift} px"] if shift else []) \
         + (["per-patch normalisation"] if norm == "patch" else []) \
         + ([f"weights averaged after {average_from:.0%} of the run"] if average_from is not None else [])
     return "paper protocol + " + " + ".join(extras)
@@ -88,6 +136,9 @@ def main() -> None:
                     help="train without and/or with random 90° rotations and mirroring")
     ap.add_argument("--input-norm", choices=("both", "dataset", "patch"), default="both",
                     help="input normalisation of [1]: by the training patches' mean/std and/or per patch")
+    ap.add_argument("--no-blur-noise", action="store_true",
+                    help="with --augment yes, and for the all-patches training: without the job's random defocus "
+                         "blur and noise of the training patches")
     ap.add_argument("--shift", type=int, default=None,
                     help="random translation (px) of the representative training patches when --augment yes "
                          "(default: the job's)")
@@ -110,7 +161,14 @@ def main() -> None:
     path = sem.sample_dataset(cfg0, Ctx())
     print(f"sample dataset at {path} ({time.time() - t0:.1f} s incl. generation if it was not cached)")
 
+    import tempfile
+
+    from studio.sem.io import load_dataset
+
+    dataset = load_dataset(path)
+    runs_root = Path(tempfile.mkdtemp(prefix="bench_sem_runs_"))
     summary = {}
+    sensitivity = {}
     variants = [(augment, norm) for norm in {"both": ("dataset", "patch")}.get(args.input_norm, (args.input_norm,))
                 for augment in {"both": (False, True), "no": (False,), "yes": (True,)}[args.augment]]
     for augment, norm in variants if args.seeds else ():
@@ -120,16 +178,20 @@ def main() -> None:
             average_from = None if args.average_from == "off" else float(args.average_from)
         else:
             average_from = sem.SemTrainConfig().average_from if augment else None
-        label = variant_label(augment, norm, shift, average_from)
+        blur_noise = augment and not args.no_blur_noise
+        label = variant_label(augment, norm, shift, average_from, blur_noise)
         for seed in args.seeds:
             cfg = sem.SemTrainConfig(patch_mode="representative", split_seed=seed, augment=augment, input_norm=norm,
+                                     blur_noise=blur_noise,
                                      shift=shift, average_from=average_from, sample_seed=args.sample_seed,
                                      fit=sem.paper_fit_config(iterations=sem.PAPER_ITERATIONS, seed=seed,
                                                               optimizer=args.optimizer, lr=args.lr,
                                                               val_every=args.val_every))
             t = time.process_time()
             w = time.time()
-            res = sem.train_sem(Ctx(), cfg)
+            ctx = Ctx()
+            ctx.run = bench_run(runs_root / label.replace(" ", "_").replace("/", "-"), seed)
+            res = sem.train_sem(ctx, cfg)
             rows.append((seed, res.metrics, time.process_time() - t, time.time() - w))
             print(f"{label}, seed {seed}: test accuracy "
                   f"{res.metrics['test/accuracy']:.3f}, AUC {res.metrics['test/auc']:.3f}, training patches right "
@@ -142,6 +204,11 @@ def main() -> None:
             print("  wrong test patches: " + (", ".join(
                 f"{Path(e['path']).parent.name}/{Path(e['path']).name} P(defect) "
                 f"{e['representative']['defect_probability']:.2f}" for e in wrong) or "none"), flush=True)
+            sens = acquisition_sensitivity(ctx.run.dir, dataset, seed)
+            sensitivity.setdefault(label, []).append(sens)
+            print(f"  the same test patches defocused (blur sigma 1 px): mean |change of P(defect)| "
+                  f"{sens['blur_dp']:.3f}, accuracy {sens['blur_accuracy']:.3f}; at a lower dose (noise sigma "
+                  f"0.03): {sens['noise_dp']:.3f}, accuracy {sens['noise_accuracy']:.3f}", flush=True)
         summary[label] = ([r[1]["test/accuracy"] for r in rows], [r[1]["test/auc"] for r in rows])
 
     print()
@@ -151,6 +218,13 @@ def main() -> None:
               f"{args.seeds}: median {statistics.median(accs):.3f}, mean {statistics.mean(accs):.3f} "
               f"(min {min(accs):.3f}, max {max(accs):.3f}; each {', '.join(f'{a:.3f}' for a in accs)}), AUC median "
               f"{statistics.median(aucs):.3f} (each {', '.join(f'{a:.3f}' for a in aucs)}); goal >= 0.95")
+        sens = sensitivity[label]
+        print(f"    acquisition: median over the seeds of the mean |change of P(defect)| of a test patch "
+              f"defocused by 1 px {statistics.median(s['blur_dp'] for s in sens):.3f} (accuracy then "
+              f"{statistics.median(s['blur_accuracy'] for s in sens):.3f}), with noise 0.03 added "
+              f"{statistics.median(s['noise_dp'] for s in sens):.3f} (accuracy "
+              f"{statistics.median(s['noise_accuracy'] for s in sens):.3f})")
+    shutil.rmtree(runs_root, ignore_errors=True)
 
     if args.skip_timing:
         return
@@ -158,13 +232,11 @@ def main() -> None:
     from torch.nn import functional as F
 
     from studio.engine.training import fit
-    from studio.sem.io import load_dataset
     from studio.sem.models import build_model
     from studio.sem.patches import build_patch_set, stratified_split
 
-    ds = load_dataset(path)
-    tr, _ = stratified_split(ds.labels, 0.3, 0)
-    train_set = build_patch_set(ds, tr, mode="representative", representative="annotated")
+    tr, _ = stratified_split(dataset.labels, 0.3, 0)
+    train_set = build_patch_set(dataset, tr, mode="representative", representative="annotated")
     norm = sem.standardisation(train_set, mode=sem.SemTrainConfig().input_norm)  # the job's default
     times = []
     for _ in range(args.timing_runs):
@@ -184,11 +256,11 @@ def main() -> None:
     net = build_model({"n_classes": 2}).eval()
     from studio.engine.checkpoints import CheckpointMeta
 
-    meta = CheckpointMeta(sem.MODEL_KIND, {"n_classes": 2}, ds.class_names, normalisation=norm,
-                          extra={"negative_class": ds.class_names[sem.negative_class(ds.class_names)]})
+    meta = CheckpointMeta(sem.MODEL_KIND, {"n_classes": 2}, dataset.class_names, normalisation=norm,
+                          extra={"negative_class": dataset.class_names[sem.negative_class(dataset.class_names)]})
     lat = []
-    for i in range(min(args.inference_images, len(ds))):
-        image = ds.image(i)
+    for i in range(min(args.inference_images, len(dataset))):
+        image = dataset.image(i)
         t = time.perf_counter()
         c = time.process_time()
         sem.predict_image(net, meta, image, torch.device("cpu"))
@@ -199,11 +271,11 @@ def main() -> None:
           f"median {1000 * statistics.median(x[1] for x in lat):.0f} ms, over {len(lat)} images")
 
     if not args.skip_all:
-        cfg = sem.SemTrainConfig(patch_mode="all", sample_seed=args.sample_seed,
+        cfg = sem.SemTrainConfig(patch_mode="all", sample_seed=args.sample_seed, blur_noise=not args.no_blur_noise,
                                  fit=sem.paper_fit_config(epochs=args.all_patches_epochs))
         w = time.time()
         res = sem.train_sem(Ctx(), cfg)
-        print(f"[extra] all patches, {args.all_patches_epochs} epochs: patch accuracy {res.metrics['test/accuracy']:.3f}, "
+        print(f"[extra] all patches, {args.all_patches_epochs} epochs{'' if cfg.blur_noise else ', no blur/noise'}: patch accuracy {res.metrics['test/accuracy']:.3f}, "
               f"AUC {res.metrics['test/auc']:.3f}, image accuracy {res.metrics['test/image_accuracy']:.3f}, "
               f"wall {time.time() - w:.0f} s")
 

@@ -71,13 +71,14 @@ def bench_run(root: Path, seed: int):
                      message="", dir=root / f"split{seed}")
 
 
-def acquisition_sensitivity(run_dir: Path, dataset, seed: int, blur_sigma: float = 1.0,
+def acquisition_sensitivity(run_dir: Path, dataset, cfg, blur_sigma: float = 1.0,
                             noise_sigma: float = 0.03) -> dict[str, float]:
     """How the saved model's test calls move when the same representative patches are imaged worse.
 
-    The patches of the test images of split ``seed`` once as they are, once blurred by a Gaussian of
-    ``blur_sigma`` px (a slight defocus) and once with Gaussian noise of ``noise_sigma`` of full scale
-    added (a lower dose, clipped to [0, 1]).  Neither adds or removes a bead.
+    The representative patches of the test images of the split of ``cfg`` (the run's ``SemTrainConfig``)
+    once as they are, once blurred by a Gaussian of ``blur_sigma`` px (a slight defocus) and once with
+    Gaussian noise of ``noise_sigma`` of full scale added (a lower dose, clipped to [0, 1]).  Neither adds
+    or removes a bead.
     """
     import numpy as np
     from scipy import ndimage
@@ -87,11 +88,12 @@ def acquisition_sensitivity(run_dir: Path, dataset, seed: int, blur_sigma: float
 
     net, meta = sem.load_model(run_dir)
     neg = meta.class_names.index(meta.extra["negative_class"])
-    _, test_idx = stratified_split(dataset.labels, 0.3, seed)
-    test_set = build_patch_set(dataset, test_idx, mode="representative", representative="annotated", seed=seed)
+    _, test_idx = stratified_split(dataset.labels, cfg.test_fraction, cfg.split_seed)
+    test_set = build_patch_set(dataset, test_idx, mode="representative", representative=cfg.representative,
+                               seed=cfg.split_seed)
     clean = test_set.as_float(np.arange(len(test_set))).reshape(len(test_set), sem.PATCH_SIZE, sem.PATCH_SIZE)
     is_defect = np.asarray(test_set.labels) != neg
-    noise = np.random.default_rng(seed).standard_normal(clean.shape).astype(np.float32)
+    noise = np.random.default_rng(cfg.split_seed).standard_normal(clean.shape).astype(np.float32)
     views = {"clean": clean,
              "blur": np.stack([ndimage.gaussian_filter(p, blur_sigma) for p in clean]),
              "noise": np.clip(clean + noise_sigma * noise, 0.0, 1.0)}
@@ -204,7 +206,7 @@ def main() -> None:
             print("  wrong test patches: " + (", ".join(
                 f"{Path(e['path']).parent.name}/{Path(e['path']).name} P(defect) "
                 f"{e['representative']['defect_probability']:.2f}" for e in wrong) or "none"), flush=True)
-            sens = acquisition_sensitivity(ctx.run.dir, dataset, seed)
+            sens = acquisition_sensitivity(ctx.run.dir, dataset, cfg)
             sensitivity.setdefault(label, []).append(sens)
             print(f"  the same test patches defocused (blur sigma 1 px): mean |change of P(defect)| "
                   f"{sens['blur_dp']:.3f}, accuracy {sens['blur_accuracy']:.3f}; at a lower dose (noise sigma "

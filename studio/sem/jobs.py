@@ -230,7 +230,8 @@ class PatchTensors:
     paper, which trains 112 patches without augmentation and over-fits (train
     accuracy 1.0) on our sample.  ``shift`` > 0 (needs a patch set built with
     ``margin >= shift``) first moves the patch by a uniform random (dy, dx) in
-    [-shift, shift]² inside its image: with one patch per image the network
+    [-shift, shift]², narrowed where the image's border is nearer (a border cell
+    moves inwards only; ``PatchSet.room``): with one patch per image the network
     otherwise sees each bead at one place only, and the fully connected layers
     after the last pooling (4 × 4 cells) are position-specific.  A bead near the
     patch border can leave a shifted crop, so ``shift`` stays small (32 px = a
@@ -262,7 +263,9 @@ class PatchTensors:
         import torch
 
         if self.shift:
-            dy, dx = (int(v) for v in torch.randint(-self.shift, self.shift + 1, (2,)))
+            up, down, left, right = (min(int(v), self.shift) for v in self.ps.room[i])
+            dy = int(torch.randint(-up, down + 1, ()))
+            dx = int(torch.randint(-left, right + 1, ()))
             raw = self.ps.shifted(i, dy, dx)
         else:
             raw = self.ps.as_float(np.array([i]))[0]

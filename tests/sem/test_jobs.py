@@ -272,6 +272,16 @@ def test_shift_augmentation_moves_the_patch_inside_its_image():
         assert len(found) == 1
         offsets.add(found[0])
     assert len(offsets) > 10  # random offsets, not one fixed crop
+    # a corner cell moves inwards only, over the whole room there: never a crop past the image's border
+    corner = build_patch_set(One(img), [0], mode="representative", representative=0, margin=8)
+    offsets = set()
+    for _ in range(60):
+        x, _ = sem.PatchTensors(corner, norm, shift=8)[0]
+        found = [(dy, dx) for dy in range(0, 9) for dx in range(0, 9)
+                 if np.array_equal(np.rint(x[0].numpy() * 255), img[dy:128 + dy, dx:128 + dx])]
+        assert len(found) == 1
+        offsets.add(found[0])
+    assert {dy for dy, _ in offsets} == set(range(9)) and {dx for _, dx in offsets} == set(range(9))
 
 
 @pytest.mark.parametrize("bad", [{"shift": 200}, {"shift": -1}, {"share_threshold": 0.0}, {"share_threshold": 1.5},

@@ -151,7 +151,7 @@ def test_annotated_representative_patch_from_the_generator_manifest(tmp_path):
     assert load_dataset(root, crop_bottom=10).representative == [None] * len(ds)  # grid shifted: not used
 
 
-def test_shifted_patches_are_exact_crops_of_the_image_mirrored_at_its_border():
+def test_shifted_patches_are_exact_crops_that_stay_inside_the_image():
     rng = np.random.default_rng(3)
     img = rng.integers(0, 255, size=(384, 512), dtype=np.uint8)
     ds = _FakeDataset([img, img.T.copy()], [0, 1])
@@ -164,8 +164,15 @@ def test_shifted_patches_are_exact_crops_of_the_image_mirrored_at_its_border():
         assert got.shape == (1, 128, 128) and got.dtype == np.float32
         assert np.array_equal(np.rint(got[0] * 255), img[128 + dy:256 + dy, 128 + dx:256 + dx])
     assert np.array_equal(ps.shifted(k, 0, 0), ps.as_float(np.array([k]))[0])  # no shift: the patch itself
-    top_left = ps.shifted(0, -4, 0)[0] * 255  # above the image: rows 4, 3, 2, 1 mirrored, then row 0
-    assert np.allclose(top_left[:5], img[[4, 3, 2, 1, 0], :128])
+    # how far each cell of image 0's 3 x 4 grid can move (up, down, left, right): the margin, or less at the border
+    assert ps.room[0].tolist() == [0, 16, 0, 16] and ps.room[5].tolist() == [16, 16, 16, 16]
+    assert ps.room[11].tolist() == [16, 0, 16, 0] and ps.room[12 + 2].tolist() == [0, 16, 16, 0]  # image 1: 4 x 3
+    assert np.array_equal(np.rint(ps.shifted(0, 16, 5)[0] * 255), img[16:144, 5:133])  # the corner moves inwards
+    for dy, dx in [(-1, 0), (0, -1), (-4, 4)]:  # past the top or left border: refused, not mirrored
+        with pytest.raises(ValueError, match="leaves the image"):
+            ps.shifted(0, dy, dx)
+    with pytest.raises(ValueError, match="leaves the image"):
+        ps.shifted(11, 1, 0)
     with pytest.raises(ValueError):
         ps.shifted(k, 17, 0)
     with pytest.raises(ValueError):

@@ -251,20 +251,20 @@ def build_patch_set(
             r, c = divmod(j, cols)
             p = arr[r * size:(r + 1) * size, c * size:(c + 1) * size].copy()[None]
             g = np.array([j])
+        g_rows, g_cols = g // cols, g % cols
         if margin:
             padded = np.pad(arr, margin)  # zeros past the border, never cropped (``room``)
-            win_chunks.append(np.stack([padded[(j // cols) * size:(j // cols + 1) * size + 2 * margin,
-                                               (j % cols) * size:(j % cols + 1) * size + 2 * margin] for j in g]))
-            r, c = g // cols, g % cols
-            rooms.append(np.minimum(np.stack([r * size, arr.shape[0] - (r + 1) * size,
-                                              c * size, arr.shape[1] - (c + 1) * size], axis=1), margin))
+            win_chunks.append(np.stack([padded[r * size:(r + 1) * size + 2 * margin,
+                                               c * size:(c + 1) * size + 2 * margin] for r, c in zip(g_rows, g_cols)]))
+            rooms.append(np.minimum(np.stack([g_rows * size, arr.shape[0] - (g_rows + 1) * size,
+                                              g_cols * size, arr.shape[1] - (g_cols + 1) * size], axis=1), margin))
         else:
             chunks.append(p)
         scales.append(scale)
         labs.append(np.full(len(g), int(dataset.labels[i]), np.int64))
         imgs.append(np.full(len(g), i, np.int64))
-        rws.append(g // cols)
-        cls_.append(g % cols)
+        rws.append(g_rows)
+        cls_.append(g_cols)
         if progress is not None:
             progress(k + 1, len(idx))
     if not scales:

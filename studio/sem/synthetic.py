@@ -50,8 +50,14 @@ meant to be cleaner than real micrographs (issue 3).
 
 *Representative patch.*  The paper trains on one hand-picked 128x128 cell per
 image; :func:`representative_patch` emulates that pick from the ground truth
-(the cell showing the most visible defect area for NHNF, the cell densest in
-top-layer fibres for HNF) and the manifest records it.
+(the cell showing the most defect pixels for NHNF, the cell densest in
+top-layer fibres for HNF) and the manifest records it.  The defect pixels are
+marked while painting: a top-layer fibre marks its swelling (the pixels beyond
+its plain radius) and clears whatever it covers, specks and fused blobs mark
+their own pixels, so a bead hidden under later fibres counts only with what
+still shows (v8; up to v7 a bead counted whole when its fibre was on top at its
+centre, so cells whose cluster of beads later fibres largely covered could win;
+40 of the 85 NHNF picks of the app's sample moved).
 
 *Instrument.* Beam spot blur (Gaussian, sigma 0.5-1 px), shot noise with
 Poisson statistics (approximated by a Gaussian of variance S/N for a dose of
@@ -96,8 +102,8 @@ __all__ = [
 ]
 
 GENERATOR_NAME = "studio.sem.synthetic"
-#: Bump whenever the pictures change, so that cached sample datasets are remade.
-GENERATOR_VERSION = 7
+#: Bump whenever the pictures or the manifest change, so that cached sample datasets are remade.
+GENERATOR_VERSION = 8
 CLASS_NAMES = ("HNF", "NHNF")
 MANIFEST_NAME = "manifest.json"
 
@@ -117,6 +123,7 @@ class _Canvas:
     cov: np.ndarray  # (h*w,) float32 max fibre coverage so far
     edge: np.ndarray  # (h*w,) float32 scratch, +inf between uses
     top: np.ndarray  # (h*w,) int16 deposition order of the fibre on top of each pixel, -1 for none
+    defect: np.ndarray  # (h*w,) bool: the pixel shows a defect (a top-layer bead's swelling, a speck, a fused blob)
 
     @property
     def flat(self) -> np.ndarray:
@@ -176,12 +183,14 @@ def _radius_profile(rng, s: np.ndarray, r0: float, variation: float) -> np.ndarr
     return (r0 * np.clip(r, 0.5, 1.6)).astype(np.float32)
 
 
-def _render_tube(cv: _Canvas, x, y, tx, ty, R, dR, bright: float, sh: _Shading, order: int, R_plain=None):
+def _render_tube(cv: _Canvas, x, y, tx, ty, R, dR, bright: float, sh: _Shading, order: int, R_plain=None,
+                 mark_beads: bool = False):
     """Composite one fibre (a body of revolution of radius R(s)) over the canvas.
 
-    Pixels it covers for the most part get ``order`` in ``cv.top``.  Returns the flat indices of pixels where it
-    crosses an earlier fibre (candidates for fused junctions) and the fibre's radius there, from ``R_plain`` (the
-    radius without beads) when given.
+    Pixels it covers for the most part get ``order`` in ``cv.top`` and lose any earlier ``cv.defect`` (the fibre
+    hides it); with ``mark_beads`` its own swelling, the pixels farther from its axis than ``R_plain`` (the radius
+    without beads), are marked in ``cv.defect``.  Returns the flat indices of pixels where it crosses an earlier
+    fibre (candidates for fused junctions) and the fibre's radius there, from ``R_plain`` when given.
     """
     tmax = R + 1.0
     counts = (2.0 * tmax / _DELTA).astype(np.int64) + 2
@@ -218,12 +227,16 @@ def _render_tube(cv: _Canvas, x, y, tx, ty, R, dR, bright: float, sh: _Shading, 
     covered = cv.cov[flat]
     cross = (covered > 0.6) & (alpha > 0.9)
     cv.cov[flat] = np.maximum(covered, alpha)
-    cv.top[flat[alpha > 0.5]] = order
+    on_top = alpha > 0.5
+    cv.top[flat[on_top]] = order
+    cv.defect[flat[on_top]] = False
+    if mark_beads and R_plain is not None:
+        cv.defect[flat[on_top & (np.abs(d) > R_cross + 0.5)]] = True
     return flat[cross], R_cross[cross]
 
 
 def _render_blob(cv: _Canvas, cx, cy, ra, rb, angle, bright, g, sh: _Shading | None = None):
-    """Composite a shaded elliptical hemisphere (particle, bead, fused junction)."""
+    """Composite a shaded elliptical hemisphere (a speck or a fused junction: a defect, marked in ``cv.defect``)."""
     r = max(ra, rb) + 1.5
     x0, x1 = max(0, int(cx - r)), min(cv.w, int(cx + r) + 2)
     y0, y1 = max(0, int(cy - r)), min(cv.h, int(cy + r) + 2)
@@ -243,6 +256,7 @@ def _render_blob(cv: _Canvas, cx, cy, ra, rb, angle, bright, g, sh: _Shading | N
         val = val + bright * sh.h * qc * (dx * sh.dx + dy * sh.dy) / np.maximum(np.hypot(dx, dy), 1e-3)
     sub = cv.img[y0:y1, x0:x1]
     sub += alpha * (val - sub)
+    cv.defect.reshape(cv.h, cv.w)[y0:y1, x0:x1] |= alpha > 0.5
 
 
 def _smooth_noise(rng, h: int, w: int, cells: int) -> np.ndarray:
@@ -278,8 +292,9 @@ def generate_image(
 
     With ``return_info`` the result is ``(image, info)`` where ``info`` holds the
     drawn parameters, the list of defects (``kind, x, y, radius, visible``) inside
-    the image and ``cover``, a (h, w) bool map of the pixels showing a top-layer
-    (not deep) fibre.
+    the image, ``cover``, a (h, w) bool map of the pixels showing a top-layer
+    (not deep) fibre, and ``defect_pixels``, a (h, w) bool map of the pixels
+    showing a defect (see :func:`representative_patch`).
     """
     if isinstance(size, (tuple, list)):
         h, w = int(size[0]), int(size[1])
@@ -291,7 +306,7 @@ def generate_image(
     side = math.sqrt(h * w)
     area = h * w / 1024.0**2
     cv = _Canvas(h, w, np.empty((h, w), np.float32), np.zeros(h * w, np.float32),
-                 np.full(h * w, np.inf, np.float32), np.full(h * w, -1, np.int16))
+                 np.full(h * w, np.inf, np.float32), np.full(h * w, -1, np.int16), np.zeros(h * w, bool))
 
     # background: gaps between fibres show deeper, unresolved material
     bg = rng.uniform(0.04, 0.12)
@@ -373,7 +388,8 @@ def generate_image(
         dR = np.gradient(R, _DELTA).astype(np.float32)
         # a fused junction is sized by the fibre, not by a bead that happens to sit at the crossing
         # (up to v6 it took the bead's radius: melted blobs up to 50 px in radius, 10x the fibre)
-        cf, cr = _render_tube(cv, x, y, tx, ty, R, dR, bright, sh, order, R_plain=R_base)
+        cf, cr = _render_tube(cv, x, y, tx, ty, R, dR, bright, sh, order, R_plain=R_base,
+                              mark_beads=order >= n_deep)
         if n_fused and order >= n_deep and len(cf):
             pick = rng.choice(len(cf), size=min(8, len(cf)), replace=False)
             cross_flat.append(cf[pick])
@@ -407,6 +423,8 @@ def generate_image(
             _render_blob(cv, cx + 0.8 * rad * math.cos(a), cy + 0.8 * rad * math.sin(a),
                          0.7 * rad, 0.6 * rad, a, rng.uniform(0.65, 0.95), 0.25, sh)
         info["defects"].append(["speck", float(cx), float(cy), float(rad), True])
+
+    info["defect_pixels"] = cv.defect.reshape(h, w).copy()
 
     # instrument: gradient, charging glow, beam blur, shot + amplifier noise
     img = cv.img
@@ -462,7 +480,7 @@ def _make_one(item, size, difficulty_range=None):
     difficulty = float(rng.beta(1.2, 2.0)) if difficulty_range is None else float(rng.uniform(*difficulty_range))
     img, info = generate_image(rng, defective, size=size, difficulty=difficulty, return_info=True)
     info["representative_patch"] = representative_patch(info, img.shape)
-    del info["cover"]  # 1 byte per pixel, not needed any more
+    del info["cover"], info["defect_pixels"]  # 1 byte per pixel each, not needed any more
     return rel, defective, _to_uint8(img), info
 
 
@@ -574,47 +592,34 @@ def representative_patch(info: dict, shape: tuple[int, int], patch: int = 128) -
 
     The paper selects one representative 128x128 sub-image per micrograph by hand.
     We emulate that choice from the generator's ground truth (``info`` of
-    :func:`generate_image`): for an NHNF image the cell that shows the most
-    *visible* defect area (beads on a top-layer fibre that no later fibre hides
-    at the bead centre, specks and fused junctions, weighted by radius², so a
-    clearly visible bead beats several specks a pixel wide); for an HNF image, and
-    for an NHNF image without a visible defect, the cell densest in top-layer fibres
-    (an operator frames the mat, not a gap in it).  Ties: first in row-major
-    order.  Choosing HNF cells at a fixed place (the centre, up to generator v4)
-    made "much bright material in the patch" separate the classes on its own
-    (AUC 0.86 of the share of bright pixels), a shortcut the CNN learned instead
-    of the bead shapes.  Stored in the manifest as ``representative_patch``
-    (row-major index); see ``studio.sem.io``.
+    :func:`generate_image`): for an NHNF image the cell that shows the most defect
+    pixels (``info["defect_pixels"]``: a bead's swelling beyond its fibre's plain
+    radius where no later fibre covers it, specks and fused junctions); for an HNF
+    image, and for an NHNF image without a visible defect, the cell densest in
+    top-layer fibres (an operator frames the mat, not a gap in it).  Ties: first
+    in row-major order.  Choosing HNF cells at a fixed place (the centre, up to
+    generator v4) made "much bright material in the patch" separate the classes on
+    its own (AUC 0.86 of the share of bright pixels), a shortcut the CNN learned
+    instead of the bead shapes.  Up to v7 a bead counted with its whole area
+    (radius squared) when its fibre was on top at the bead's centre: cells where
+    later fibres covered most of a cluster of beads won, and showed slivers of
+    swelling under crossing fibres that looked like plain crossings.  Stored in the
+    manifest as ``representative_patch`` (row-major index); see ``studio.sem.io``.
     """
     rows, cols = shape[0] // patch, shape[1] // patch
-    cover = info.get("cover")
-    if cover is not None and np.shape(cover)[:2] == tuple(shape[:2]):
-        cells = np.asarray(cover, np.float32)[: rows * patch, : cols * patch]
-        densest = int(np.argmax(cells.reshape(rows, patch, cols, patch).mean(axis=(1, 3)).ravel()))
-    else:
-        densest = (rows // 2) * cols + cols // 2
-    if not info.get("defective") or not info.get("defects"):
+
+    def per_cell(mask) -> np.ndarray | None:
+        if mask is None or np.shape(mask)[:2] != tuple(shape[:2]):
+            return None
+        cells = np.asarray(mask, np.float32)[: rows * patch, : cols * patch]
+        return cells.reshape(rows, patch, cols, patch).sum(axis=(1, 3)).ravel()
+
+    cover = per_cell(info.get("cover"))
+    densest = int(np.argmax(cover)) if cover is not None else (rows // 2) * cols + cols // 2
+    defect = per_cell(info.get("defect_pixels")) if info.get("defective") else None
+    if defect is None or defect.max() == 0:
         return densest
-    score = np.zeros((rows, cols), np.float64)
-    for defect in info["defects"]:
-        _kind, x, y, radius = defect[:4]
-        if len(defect) > 4 and not defect[4]:
-            continue
-        # the defect's area, shared among the cells by how much of its bounding square
-        # each holds, so that a bead cut by the cell border counts less than a whole one
-        rad = max(float(radius), 0.5)
-        share_y = _overlaps(y - rad, y + rad, rows, patch)
-        share_x = _overlaps(x - rad, x + rad, cols, patch)
-        score += rad**2 * np.outer(share_y, share_x)
-    score = score.ravel()
-    return int(np.argmax(score)) if score.max() > 0 else densest
-
-
-def _overlaps(lo: float, hi: float, n: int, patch: int) -> np.ndarray:
-    """Share of the interval [lo, hi) inside each of ``n`` cells of width ``patch``."""
-    edges = np.arange(n + 1, dtype=np.float64) * patch
-    inside = np.clip(np.minimum(hi, edges[1:]) - np.maximum(lo, edges[:-1]), 0.0, None)
-    return inside / max(hi - lo, 1e-9)
+    return int(np.argmax(defect))
 
 
 def read_manifest(root: Path) -> dict | None:

@@ -39,24 +39,79 @@ def test_ground_truth_defects():
     assert easy["n_beads"] > 5 * hard["n_beads"]
 
 
-def test_representative_patch_shows_a_visible_defect_or_the_densest_fibres():
+def test_representative_patch_shows_the_most_defect_pixels_or_the_densest_fibres():
     from studio.sem.synthetic import representative_patch
 
     for seed in range(3):
-        # the hardest NHNF images still show a bead, and their representative cell holds one
+        # the hardest NHNF images still show a bead, and their representative cell shows the most of it
         img, info = generate_image(np.random.default_rng(seed), True, size=384, difficulty=1.0, return_info=True)
-        visible = [d for d in info["defects"] if d[4]]
-        assert any(d[0] == "bead" for d in visible)
-        r, c = divmod(representative_patch(info, img.shape), 3)
-        assert any(int(d[2]) // 128 == r and int(d[1]) // 128 == c for d in visible)
+        shown = info["defect_pixels"].reshape(3, 128, 3, 128).sum(axis=(1, 3)).ravel()
+        assert shown.max() > 0 and shown[representative_patch(info, img.shape)] == shown.max()
+        # beads show on top-layer fibres only (the deep layers are dark and defocused); specks anywhere
+        _, info = generate_image(np.random.default_rng(seed), True, size=384, difficulty=0.2, return_info=True)
+        assert info["n_beads"] >= 10
+        ys, xs = np.nonzero(info["defect_pixels"] & ~info["cover"])
+        blobs = np.array([d[1:4] for d in info["defects"] if d[0] != "bead"]).reshape(-1, 3)
+        near_blob = (np.hypot(xs[:, None] - blobs[:, 0], ys[:, None] - blobs[:, 1]) <= 2 * blobs[:, 2] + 2).any(axis=1)
+        assert near_blob.all()
         # HNF: the cell with the most top-layer fibre cover, not a fixed place
         img, info = generate_image(np.random.default_rng(seed), False, size=384, return_info=True)
+        assert not info["defect_pixels"].any()
         cover = info["cover"].reshape(3, 128, 3, 128).mean(axis=(1, 3)).ravel()
         assert cover[representative_patch(info, img.shape)] == cover.max()
-    # a bead cut by the cell border counts less than a whole one
-    info = {"defective": True, "defects": [("bead", 128.0, 60.0, 12.0, True), ("bead", 300.0, 300.0, 9.0, True),
-                                           ("bead", 60.0, 300.0, 30.0, False)]}
+    # counted in pixels: a defect cut by the cell border counts with the part each cell shows
+    shown = np.zeros((384, 384), bool)
+    shown[100:140, 100:140] = True  # 28 rows in cell 0, 12 in cell 3 ...
+    shown[300:330, 300:330] = True  # 900 pixels, all in cell 8
+    info = {"defective": True, "defects": [("bead", 0.0, 0.0, 1.0, True)], "defect_pixels": shown}
     assert representative_patch(info, (384, 384)) == 2 * 3 + 2
+    shown[150:190, 150:190] = True  # 1600 pixels in cell 4
+    assert representative_patch(info, (384, 384)) == 1 * 3 + 1
+
+
+def _straight_fibre(x0, y0, tx, ty, length, radius):
+    s = np.arange(0.0, length, synthetic._DELTA, dtype=np.float32)
+    x = (x0 + tx * s).astype(np.float32)
+    y = (y0 + ty * s).astype(np.float32)
+    return x, y, np.full_like(x, tx), np.full_like(x, ty), s, np.full_like(x, radius)
+
+
+def _canvas(n):
+    return synthetic._Canvas(n, n, np.zeros((n, n), np.float32), np.zeros(n * n, np.float32),
+                             np.full(n * n, np.inf, np.float32), np.full(n * n, -1, np.int16), np.zeros(n * n, bool))
+
+
+def test_defect_pixels_are_the_bead_swelling_that_no_later_fibre_covers():
+    """A bead counts only where it shows: beyond its fibre's plain radius and not under a later fibre."""
+    shading = synthetic._Shading(g=0.3, h=0.1, dx=1.0, dy=0.0)
+    for mark in (False, True):
+        cv = _canvas(128)
+        # a horizontal fibre of radius 3 along y = 64 with a bead of radius 12 centred at x = 64
+        x, y, tx, ty, s, plain = _straight_fibre(-10.0, 64.0, 1.0, 0.0, 148.0, 3.0)
+        R = np.maximum(plain, 12.0 * np.sqrt(np.clip(1 - ((x - 64.0) / 14.0) ** 2, 0, 1))).astype(np.float32)
+        synthetic._render_tube(cv, x, y, tx, ty, R, np.gradient(R, synthetic._DELTA).astype(np.float32), 0.5,
+                               shading, 0, R_plain=plain, mark_beads=mark)
+        shown = cv.defect.reshape(128, 128)
+        if not mark:  # a deep-layer fibre's bead is no visible defect
+            assert not shown.any()
+            continue
+        rows, cols = np.nonzero(shown)
+        assert np.abs(rows - 64).min() >= 4  # the plain fibre is no defect
+        assert np.abs(rows - 64).max() <= 13 and np.abs(cols - 64).max() <= 14  # nothing beyond the bead
+        assert shown[64 - 8, 64] and shown[64 + 8, 64]
+        before = int(shown.sum())
+        # a later plain vertical fibre of radius 4 across the bead's middle hides a strip of it
+        x, y, tx, ty, s, plain = _straight_fibre(64.0, -10.0, 0.0, 1.0, 148.0, 4.0)
+        synthetic._render_tube(cv, x, y, tx, ty, plain, np.zeros_like(plain), 0.5, shading, 1, R_plain=plain,
+                               mark_beads=True)
+        shown = cv.defect.reshape(128, 128)
+        rows, cols = np.nonzero(shown)
+        assert np.abs(cols - 64).min() >= 4  # nothing under the covering fibre
+        assert shown[64 - 8, 64 - 8] and shown[64 + 8, 64 + 8]  # the rest still shows
+        assert 0.4 * before < shown.sum() < 0.8 * before
+        # a speck is a defect wherever it lands, on top of everything
+        synthetic._render_blob(cv, 20.0, 20.0, 5.0, 5.0, 0.0, 0.8, 0.25, shading)
+        assert shown[20, 20] and shown[16, 20] and not shown[10, 20]
 
 
 def _otsu(x):

@@ -61,9 +61,9 @@ def test_representative_patch_shows_the_most_defect_pixels_or_the_densest_fibres
         assert cover[representative_patch(info, img.shape)] == cover.max()
     # counted in pixels: a defect cut by the cell border counts with the part each cell shows
     shown = np.zeros((384, 384), bool)
-    shown[100:140, 100:140] = True  # 28 rows in cell 0, 12 in cell 3 ...
+    shown[100:140, 100:140] = True  # 784 pixels in cell 0, the rest in cells 1, 3 and 4
     shown[300:330, 300:330] = True  # 900 pixels, all in cell 8
-    info = {"defective": True, "defects": [("bead", 0.0, 0.0, 1.0, True)], "defect_pixels": shown}
+    info = {"defective": True, "defect_pixels": shown}
     assert representative_patch(info, (384, 384)) == 2 * 3 + 2
     shown[150:190, 150:190] = True  # 1600 pixels in cell 4
     assert representative_patch(info, (384, 384)) == 1 * 3 + 1

@@ -40,9 +40,8 @@ radius) and almost no specks, so that the hardest NHNF images differ from HNF
 images in only a few of their 64 patches.  Beads go on fibres in proportion to
 their visible length, so some end up hidden under later fibres or on the dark,
 defocused deep layers; the first bead of every NHNF image sits on the last fibre
-laid down, so even the hardest image shows at least one bead.  Each defect is
-recorded with a ``visible`` flag (a bead is visible when its own top-layer fibre
-is on top at its centre).  For HNF images difficulty raises
+laid down, so even the hardest image shows at least one bead.  What of the
+defects still shows is marked per pixel (see *Representative patch*).  For HNF images difficulty raises
 the natural variation of the fibre diameter along each fibre (up to 14 %), a
 confounder for small beads.  Per image the difficulty is drawn from Beta(1.2, 2)
 (mean 0.375): mostly clear defects, with a tail of hard images.  The sample is
@@ -124,6 +123,11 @@ class _Canvas:
     edge: np.ndarray  # (h*w,) float32 scratch, +inf between uses
     top: np.ndarray  # (h*w,) int16 deposition order of the fibre on top of each pixel, -1 for none
     defect: np.ndarray  # (h*w,) bool: the pixel shows a defect (a top-layer bead's swelling, a speck, a fused blob)
+
+    @classmethod
+    def blank(cls, h: int, w: int) -> "_Canvas":
+        return cls(h, w, np.zeros((h, w), np.float32), np.zeros(h * w, np.float32), np.full(h * w, np.inf, np.float32),
+                   np.full(h * w, -1, np.int16), np.zeros(h * w, bool))
 
     @property
     def flat(self) -> np.ndarray:
@@ -291,7 +295,7 @@ def generate_image(
     of view), while counts scale with the area.
 
     With ``return_info`` the result is ``(image, info)`` where ``info`` holds the
-    drawn parameters, the list of defects (``kind, x, y, radius, visible``) inside
+    drawn parameters, the list of defects (``kind, x, y, radius``) inside
     the image, ``cover``, a (h, w) bool map of the pixels showing a top-layer
     (not deep) fibre, and ``defect_pixels``, a (h, w) bool map of the pixels
     showing a defect (see :func:`representative_patch`).
@@ -305,8 +309,7 @@ def generate_image(
     d = float(np.clip(difficulty, 0.0, 1.0))
     side = math.sqrt(h * w)
     area = h * w / 1024.0**2
-    cv = _Canvas(h, w, np.empty((h, w), np.float32), np.zeros(h * w, np.float32),
-                 np.full(h * w, np.inf, np.float32), np.full(h * w, -1, np.int16), np.zeros(h * w, bool))
+    cv = _Canvas.blank(h, w)
 
     # background: gaps between fibres show deeper, unresolved material
     bg = rng.uniform(0.04, 0.12)
@@ -337,7 +340,6 @@ def generate_image(
         fibres.append([k, x, y, tx, ty, s, R, R.copy()])
 
     n_beads = n_specks = n_fused = 0
-    bead_owner: list[int] = []  # deposition order of the fibre of each bead
     if defective:
         n_beads = max(1, int(round(_lerp(160, 4, d) * rng.uniform(0.7, 1.3) * area)))
         n_specks = int(round(_lerp(20, 0, d) * rng.uniform(0.5, 1.5) * area)) + int(rng.random() < 0.3)
@@ -372,8 +374,7 @@ def generate_image(
                     z = np.clip(1.0 - ((s[lo:hi] - s[j]) / half_len) ** 2, 0.0, 1.0)
                     bump = rad * np.sqrt(z)
                 R[lo:hi] = np.maximum(R[lo:hi], bump.astype(np.float32))
-                bead_owner.append(int(fi))
-                info["defects"].append(["bead", float(x[j]), float(y[j]), rj + amp, False])
+                info["defects"].append(("bead", float(x[j]), float(y[j]), rj + amp))
     info.update(n_beads=n_beads, n_specks=n_specks, n_fused=n_fused)
 
     # deposition order: deep layers first, darker, then defocused
@@ -394,11 +395,6 @@ def generate_image(
             pick = rng.choice(len(cf), size=min(8, len(cf)), replace=False)
             cross_flat.append(cf[pick])
             cross_r.append(cr[pick])
-    # a bead is visible when its fibre is on top at the bead centre and not in the
-    # deep (darker, defocused) layers
-    for dd, fi in zip(info["defects"], bead_owner):
-        bx, by = int(dd[1]), int(dd[2])
-        dd[4] = bool(fi >= n_deep and 0 <= bx < w and 0 <= by < h and cv.top[by * w + bx] == fi)
     info["cover"] = (cv.top >= n_deep).reshape(h, w)  # pixels showing a top-layer fibre
     if n_fused and cross_flat:
         cf = np.concatenate(cross_flat)
@@ -409,7 +405,7 @@ def generate_image(
             ra = rr * rng.uniform(1.6, 2.6)
             rb = rr * rng.uniform(1.2, 1.7)
             _render_blob(cv, xx, yy, ra, rb, rng.uniform(0, np.pi), top_b * rng.uniform(0.95, 1.1), 0.5 * sh.g, sh)
-            info["defects"].append(["fused", float(xx), float(yy), float(ra), True])
+            info["defects"].append(("fused", float(xx), float(yy), float(ra)))
     info["n_fused"] = len([1 for dd in info["defects"] if dd[0] == "fused"])
 
     # dust specks and electrosprayed particles
@@ -422,7 +418,7 @@ def generate_image(
             a = rng.uniform(0, 2 * np.pi)
             _render_blob(cv, cx + 0.8 * rad * math.cos(a), cy + 0.8 * rad * math.sin(a),
                          0.7 * rad, 0.6 * rad, a, rng.uniform(0.65, 0.95), 0.25, sh)
-        info["defects"].append(["speck", float(cx), float(cy), float(rad), True])
+        info["defects"].append(("speck", float(cx), float(cy), float(rad)))
 
     info["defect_pixels"] = cv.defect.reshape(h, w).copy()
 
@@ -451,7 +447,7 @@ def generate_image(
     np.clip(img, 0.0, 1.0, out=img)
     out = img.astype(np.float32, copy=False)
     if return_info:
-        info["defects"] = [tuple(dd) for dd in info["defects"] if 0 <= dd[1] < w and 0 <= dd[2] < h]
+        info["defects"] = [dd for dd in info["defects"] if 0 <= dd[1] < w and 0 <= dd[2] < h]
         return out, info
     return out
 

@@ -76,16 +76,11 @@ def _straight_fibre(x0, y0, tx, ty, length, radius):
     return x, y, np.full_like(x, tx), np.full_like(x, ty), s, np.full_like(x, radius)
 
 
-def _canvas(n):
-    return synthetic._Canvas(n, n, np.zeros((n, n), np.float32), np.zeros(n * n, np.float32),
-                             np.full(n * n, np.inf, np.float32), np.full(n * n, -1, np.int16), np.zeros(n * n, bool))
-
-
 def test_defect_pixels_are_the_bead_swelling_that_no_later_fibre_covers():
     """A bead counts only where it shows: beyond its fibre's plain radius and not under a later fibre."""
     shading = synthetic._Shading(g=0.3, h=0.1, dx=1.0, dy=0.0)
     for mark in (False, True):
-        cv = _canvas(128)
+        cv = synthetic._Canvas.blank(128, 128)
         # a horizontal fibre of radius 3 along y = 64 with a bead of radius 12 centred at x = 64
         x, y, tx, ty, s, plain = _straight_fibre(-10.0, 64.0, 1.0, 0.0, 148.0, 3.0)
         R = np.maximum(plain, 12.0 * np.sqrt(np.clip(1 - ((x - 64.0) / 14.0) ** 2, 0, 1))).astype(np.float32)
